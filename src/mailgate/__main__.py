@@ -1,0 +1,3 @@
+from mailgate.bootstrap import main
+
+main()

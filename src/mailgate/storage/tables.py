@@ -1,0 +1,252 @@
+"""The schema, in SQLAlchemy Core. Alembic migrations must match it (a test checks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 - the column type guarantees it
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TS = UTCDateTime()
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Column[int]:
+    return Column("id", ID, primary_key=True, autoincrement=True)
+
+
+def _org() -> Column[int]:
+    return Column(
+        "org_id", ID, ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False
+    )
+
+
+organisations = Table(
+    "organisations",
+    metadata,
+    _id(),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("account_pool_limit", Integer, nullable=True),
+    Column("default_quota", BigInteger, nullable=False),
+    Column("helpdesk_contact", String(200), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+)
+
+domains = Table(
+    "domains",
+    metadata,
+    _id(),
+    Column("name", String(253), nullable=False, unique=True),
+    Column("unicode_name", String(253), nullable=False),
+    _org(),
+    Column("created_at", TS, nullable=False),
+)
+
+org_units = Table(
+    "org_units",
+    metadata,
+    _id(),
+    _org(),
+    Column("parent_id", ID, ForeignKey("org_units.id", ondelete="RESTRICT"), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("path", String(1000), nullable=False),
+    UniqueConstraint("org_id", "path"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(200), nullable=False),
+    UniqueConstraint("org_id", "name"),
+)
+
+regions = Table(
+    "regions",
+    metadata,
+    _id(),
+    _org(),
+    Column("code", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("language", String(16), nullable=False),
+    UniqueConstraint("org_id", "code"),
+)
+
+roster_entries = Table(
+    "roster_entries",
+    metadata,
+    _id(),
+    _org(),
+    Column("employee_id", String(32), nullable=False),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_latin", String(200), nullable=False),
+    Column("org_unit_id", ID, ForeignKey("org_units.id"), nullable=True),
+    Column("position_id", ID, ForeignKey("positions.id"), nullable=True),
+    Column("region_id", ID, ForeignKey("regions.id"), nullable=True),
+    Column("employment_type", String(16), nullable=False),
+    Column("supervisor_employee_id", String(32), nullable=False),
+    Column("mobile", String(24), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_date", Date, nullable=True),
+    Column("end_date", Date, nullable=True),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("org_id", "employee_id"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _id(),
+    Column("address", String(320), nullable=False),
+    Column("address_key", String(320), nullable=False, unique=True),
+    _org(),
+    Column("roster_id", ID, ForeignKey("roster_entries.id"), nullable=True),
+    Column("display_name", String(200), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("quota", BigInteger, nullable=False),
+    Column("expires_on", Date, nullable=True),
+    Column("language", String(16), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("password_hash", String(255), nullable=True),
+    Column("required_actions", JSON, nullable=False),
+    Column("skipped_first_login", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index(None, "org_id", "state"),
+)
+
+# One namespace for accounts, aliases and groups: the primary key makes an address unique.
+address_claims = Table(
+    "address_claims",
+    metadata,
+    Column("address_key", String(320), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    _org(),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    _id(),
+    _org(),
+    Column("address", String(320), nullable=False),
+    Column("address_key", String(320), nullable=False, unique=True),
+    Column("targets", JSON, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    _id(),
+    _org(),
+    Column("address", String(320), nullable=False),
+    Column("address_key", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("send_policy", String(16), nullable=False),
+    Column("moderators", JSON, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("member", String(320), primary_key=True),
+)
+
+role_grants = Table(
+    "role_grants",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("org_id", ID, ForeignKey("organisations.id"), nullable=True),
+    UniqueConstraint("account_id", "role", "org_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    _id(),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("occurred_at", TS, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(400), nullable=False),
+    Column("org_id", ID, nullable=True, index=True),
+    Column("summary", Text, nullable=False),
+    Column("source_ip", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    Column("user_agent", String(400), nullable=False),
+    Column("ip", String(64), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("expires_on", Date, nullable=True),
+)

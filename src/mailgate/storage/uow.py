@@ -1,0 +1,87 @@
+"""The unit of work: one transaction, every repository on its connection."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mailgate.storage.account_repos import (
+    SqlAccountRepo,
+    SqlAddressRepo,
+    SqlAliasRepo,
+    SqlGroupRepo,
+    SqlRoleRepo,
+)
+from mailgate.storage.database import Database
+from mailgate.storage.directory_repos import (
+    SqlDomainRepo,
+    SqlOrganisationRepo,
+    SqlRosterRepo,
+    SqlStructureRepo,
+)
+from mailgate.storage.system_repos import SqlApiTokenRepo, SqlAuditRepo, SqlWebSessionRepo
+
+
+class SqlUnitOfWork:
+    orgs: SqlOrganisationRepo
+    domains: SqlDomainRepo
+    structure: SqlStructureRepo
+    roster: SqlRosterRepo
+    accounts: SqlAccountRepo
+    addresses: SqlAddressRepo
+    aliases: SqlAliasRepo
+    groups: SqlGroupRepo
+    roles: SqlRoleRepo
+    audit: SqlAuditRepo
+    web_sessions: SqlWebSessionRepo
+    api_tokens: SqlApiTokenRepo
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._conn: AsyncConnection | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        conn = await self._engine.connect()
+        await conn.begin()
+        self._conn = conn
+        self.orgs = SqlOrganisationRepo(conn)
+        self.domains = SqlDomainRepo(conn)
+        self.structure = SqlStructureRepo(conn)
+        self.roster = SqlRosterRepo(conn)
+        self.accounts = SqlAccountRepo(conn)
+        self.addresses = SqlAddressRepo(conn)
+        self.aliases = SqlAliasRepo(conn)
+        self.groups = SqlGroupRepo(conn)
+        self.roles = SqlRoleRepo(conn)
+        self.audit = SqlAuditRepo(conn)
+        self.web_sessions = SqlWebSessionRepo(conn)
+        self.api_tokens = SqlApiTokenRepo(conn)
+        return self
+
+    async def commit(self) -> None:
+        assert self._conn is not None  # noqa: S101
+        await self._conn.commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.db.writer if write else self.db.reader)
