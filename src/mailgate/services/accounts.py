@@ -8,6 +8,7 @@ from datetime import date
 from mailgate.domain.access import Actor, Permission, Role
 from mailgate.domain.directory import (
     FIRST_LOGIN_ACTIONS,
+    POOL_STATES,
     Account,
     AccountAction,
     AccountState,
@@ -75,7 +76,9 @@ class AccountService:
         employee_id: str | None = None,
         language: str = "zh_Hans",
         time_zone: str = "Asia/Shanghai",
+        org_slug: str | None = None,
     ) -> Account:
+        """Create an account; with `org_slug`, its domain must belong to that organisation."""
         parsed = Address.parse(address)
         check_language(language)
         check_time_zone(time_zone)
@@ -85,9 +88,13 @@ class AccountService:
             raise InvalidInput("an account that skips the first login needs a password")
         password_hash = await self.hasher.hash(password) if password else None
         async with self.uow() as uow:
-            domain = await owned_domain(uow, parsed)
+            expected = None
+            if org_slug is not None:
+                expected = (await org_by_slug(uow, actor, org_slug, Permission.ACCOUNT_WRITE)).id
+            domain = await owned_domain(uow, parsed, expected)
             actor.require(Permission.ACCOUNT_WRITE, domain.org_id)
-            org = await uow.orgs.get(domain.org_id)
+            # Locking the organisation serialises pool checks of concurrent creations.
+            org = await uow.orgs.get_for_update(domain.org_id)
             assert org is not None  # noqa: S101 - foreign key
             roster_id = None
             if employee_id:
@@ -171,11 +178,10 @@ class AccountService:
                 if new_expiry is None or new_expiry <= self.clock.now().date():
                     raise InvalidInput("reactivating an expired account needs a new future end date")
                 account.expires_on = new_expiry
-            if action in (AccountAction.ENABLE, AccountAction.REINSTATE):
-                org = await uow.orgs.get(account.org_id)
+            if before is AccountState.DISABLED and after in POOL_STATES:
+                org = await uow.orgs.get_for_update(account.org_id)
                 assert org is not None  # noqa: S101
-                if before is AccountState.DISABLED:
-                    check_pool(org.account_pool_limit, await uow.accounts.count_in_pool(org.id))
+                check_pool(org.account_pool_limit, await uow.accounts.count_in_pool(org.id))
             if action is AccountAction.ACTIVATE:
                 # An admin activating by hand waives the first login, as --skip-first-login does.
                 if account.password_hash is None:

@@ -44,7 +44,11 @@ class RouteService:
             for target in parsed_targets:
                 await _local_target(uow, domain.org_id, target)
             await uow.addresses.claim(parsed.key, "alias", domain.org_id)
-            unique = list(dict.fromkeys(str(t) for t in parsed_targets))
+            # One target per mailbox: `Li.Na@` and `li.na@` are the same address.
+            first: dict[str, str] = {}
+            for t in parsed_targets:
+                first.setdefault(t.key, str(t))
+            unique = list(first.values())
             alias = await uow.aliases.add(domain.org_id, str(parsed), parsed.key, unique)
             await record(
                 uow, self.clock, actor, "alias.add", f"alias:{parsed.key}", domain.org_id,

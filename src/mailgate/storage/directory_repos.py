@@ -64,6 +64,13 @@ class SqlOrganisationRepo:
         row = r.mappings().first()
         return rows.organisation(row) if row else None
 
+    async def get_for_update(self, org_id: int) -> Organisation | None:
+        # PostgreSQL: SELECT ... FOR UPDATE. SQLite ignores the clause; its writer transaction
+        # began IMMEDIATE and already holds the database's write lock.
+        q = select(organisations).where(organisations.c.id == org_id).with_for_update()
+        row = (await self.conn.execute(q)).mappings().first()
+        return rows.organisation(row) if row else None
+
     async def by_slug(self, slug: str) -> Organisation | None:
         r = await self.conn.execute(select(organisations).where(organisations.c.slug == slug))
         row = r.mappings().first()
