@@ -80,9 +80,16 @@ def register(app: typer.Typer) -> None:
 
         async def work(services: Services, actor: Actor) -> None:
             a = await services.accounts.create(
-                actor, address, display_name=name, password=password,
-                skip_first_login=skip_first_login, quota=quota_bytes, expires_on=expires_on,
-                employee_id=employee_id, language=language, time_zone=tz,
+                actor,
+                address,
+                display_name=name,
+                password=password,
+                skip_first_login=skip_first_login,
+                quota=quota_bytes,
+                expires_on=expires_on,
+                employee_id=employee_id,
+                language=language,
+                time_zone=tz,
             )
             emit_one(state(ctx).json, account_row(a))
 
@@ -103,9 +110,12 @@ def register(app: typer.Typer) -> None:
             found, total = await services.accounts.search(
                 actor, org_slug=org_slug, query=search, state=state_, offset=offset, limit=limit
             )
-            emit(state(ctx).json, [account_row(a) for a in found],
-                 ["address", "display_name", "state", "quota", "expires_on"],
-                 extra={"total": total})
+            emit(
+                state(ctx).json,
+                [account_row(a) for a in found],
+                ["address", "display_name", "state", "quota", "expires_on"],
+                extra={"total": total},
+            )
 
         run(ctx, work)
 
@@ -144,8 +154,10 @@ def register(app: typer.Typer) -> None:
             a = await services.accounts.change_state(
                 actor, address, AccountAction.REACTIVATE, reason=reason, new_expiry=new_expiry
             )
-            emit_one(state(ctx).json, {"address": a.address, "state": a.state.value,
-                                       "expires_on": a.expires_on})
+            emit_one(
+                state(ctx).json,
+                {"address": a.address, "state": a.state.value, "expires_on": a.expires_on},
+            )
 
         run(ctx, work)
 

@@ -65,14 +65,18 @@ def register(app: typer.Typer) -> None:
         helpdesk: Annotated[str | None, typer.Option(help="IT desk contact.")] = None,
     ) -> None:
         """Change an organisation (pool changes need a platform admin)."""
-        pool_change: int | None | bool = None if unlimited_pool else (
-            pool if pool is not None else False
+        pool_change: int | bool | None = (
+            None if unlimited_pool else (pool if pool is not None else False)
         )
 
         async def work(services: Services, actor: Actor) -> None:
             o = await services.organisations.update(
-                actor, slug, name=name, account_pool_limit=pool_change,
-                default_quota=parse_size(quota) if quota else None, helpdesk_contact=helpdesk,
+                actor,
+                slug,
+                name=name,
+                account_pool_limit=pool_change,
+                default_quota=parse_size(quota) if quota else None,
+                helpdesk_contact=helpdesk,
             )
             emit_one(state(ctx).json, _org_row(o))
 
@@ -84,8 +88,11 @@ def register(app: typer.Typer) -> None:
 
         async def work(services: Services, actor: Actor) -> None:
             orgs = await services.organisations.list(actor)
-            emit(state(ctx).json, [_org_row(o) for o in orgs],
-                 ["slug", "name", "kind", "account_pool_limit", "default_quota"])
+            emit(
+                state(ctx).json,
+                [_org_row(o) for o in orgs],
+                ["slug", "name", "kind", "account_pool_limit", "default_quota"],
+            )
 
         run(ctx, work)
 
@@ -138,8 +145,10 @@ def register(app: typer.Typer) -> None:
 
         async def work(services: Services, actor: Actor) -> None:
             r = await services.organisations.add_region(actor, org_slug, code, name, tz, language)
-            emit_one(state(ctx).json, {"code": r.code, "name": r.name, "time_zone": r.time_zone,
-                                       "language": r.language})
+            emit_one(
+                state(ctx).json,
+                {"code": r.code, "name": r.name, "time_zone": r.time_zone, "language": r.language},
+            )
 
         run(ctx, work)
 
@@ -185,7 +194,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="File encoding: utf-8 (default, BOM allowed) or gb18030.")
         ] = "utf-8",
     ) -> None:
-        """Upsert roster rows by employee ID; report every rejected row. Columns: see docs/roster.md.
+        """Upsert roster rows by employee ID; report every rejected row (columns: docs/roster.md).
 
         Exit code 0 when every row was accepted, 3 when some rows were rejected (the good rows are
         imported all the same), 1 when nothing could be imported."""
@@ -194,8 +203,13 @@ def register(app: typer.Typer) -> None:
 
         async def work(services: Services, actor: Actor) -> int:
             with Progress(
-                TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=err, disable=as_json, transient=True,
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=as_json,
+                transient=True,
             ) as bar:
                 task = bar.add_task("rows", total=None)
 
@@ -205,13 +219,24 @@ def register(app: typer.Typer) -> None:
                 report = await services.roster.import_csv(
                     actor, org_slug, data, encoding=encoding, progress=progress
                 )
-            rows = [{"line": r.line, "employee_id": r.employee_id, "reason": r.reason}
-                    for r in report.rejected]
-            summary = {"created": report.created, "updated": report.updated,
-                       "unchanged": report.unchanged, "rejected": len(report.rejected)}
+            rows = [
+                {"line": r.line, "employee_id": r.employee_id, "reason": r.reason}
+                for r in report.rejected
+            ]
+            summary = {
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "rejected": len(report.rejected),
+            }
             if rows or as_json:
-                emit(as_json, rows, ["line", "employee_id", "reason"], title="rejected rows",
-                     extra=summary)
+                emit(
+                    as_json,
+                    rows,
+                    ["line", "employee_id", "reason"],
+                    title="rejected rows",
+                    extra=summary,
+                )
             else:
                 emit_one(False, summary)
             return len(report.rejected)
@@ -234,14 +259,23 @@ def register(app: typer.Typer) -> None:
                 actor, org_slug=org_slug, query=search, offset=offset, limit=limit
             )
             rows = [
-                {"employee_id": e.employee_id, "name_zh": e.name_zh, "name_latin": e.name_latin,
-                 "employment_type": e.employment_type, "status": e.status,
-                 "supervisor": e.supervisor_employee_id, "mobile": e.mobile}
+                {
+                    "employee_id": e.employee_id,
+                    "name_zh": e.name_zh,
+                    "name_latin": e.name_latin,
+                    "employment_type": e.employment_type,
+                    "status": e.status,
+                    "supervisor": e.supervisor_employee_id,
+                    "mobile": e.mobile,
+                }
                 for e in entries
             ]
-            emit(state(ctx).json, rows,
-                 ["employee_id", "name_zh", "name_latin", "employment_type", "status",
-                  "supervisor"], extra={"total": total})
+            emit(
+                state(ctx).json,
+                rows,
+                ["employee_id", "name_zh", "name_latin", "employment_type", "status", "supervisor"],
+                extra={"total": total},
+            )
 
         run(ctx, work)
 

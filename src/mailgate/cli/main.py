@@ -38,16 +38,12 @@ def build_cli(factory: RuntimeFactory) -> typer.Typer:
                 "or MAILGATE_DATA_DIR.",
             ),
         ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", help="TOML settings file.")
-        ] = None,
+        config: Annotated[Path | None, typer.Option("--config", help="TOML settings file.")] = None,
         act_as: Annotated[
             str | None,
             typer.Option("--as", help="Act as this admin account, with its roles only."),
         ] = None,
-        json: Annotated[
-            bool, typer.Option("--json", help="Machine-readable JSON output.")
-        ] = False,
+        json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
         version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
     ) -> None:
         if version:

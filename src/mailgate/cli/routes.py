@@ -45,8 +45,10 @@ def register(app: typer.Typer) -> None:
         """Aliases you may see."""
 
         async def work(services: Services, actor: Actor) -> None:
-            rows = [{"address": a.address, "targets": ", ".join(a.targets)}
-                    for a in await services.routes.list_aliases(actor, org_slug)]
+            rows = [
+                {"address": a.address, "targets": ", ".join(a.targets)}
+                for a in await services.routes.list_aliases(actor, org_slug)
+            ]
             emit(state(ctx).json, rows, ["address", "targets"])
 
         run(ctx, work)
@@ -65,8 +67,10 @@ def register(app: typer.Typer) -> None:
 
         async def work(services: Services, actor: Actor) -> None:
             g = await services.routes.create_group(actor, address, name, send_policy)
-            emit_one(state(ctx).json, {"address": g.address, "name": g.name,
-                                       "send_policy": g.send_policy.value})
+            emit_one(
+                state(ctx).json,
+                {"address": g.address, "name": g.name, "send_policy": g.send_policy.value},
+            )
 
         run(ctx, work)
 
@@ -85,9 +89,15 @@ def register(app: typer.Typer) -> None:
         """Groups you may see."""
 
         async def work(services: Services, actor: Actor) -> None:
-            rows = [{"address": g.address, "name": g.name, "send_policy": g.send_policy.value,
-                     "members": ", ".join(g.members)}
-                    for g in await services.routes.list_groups(actor, org_slug)]
+            rows = [
+                {
+                    "address": g.address,
+                    "name": g.name,
+                    "send_policy": g.send_policy.value,
+                    "members": ", ".join(g.members),
+                }
+                for g in await services.routes.list_groups(actor, org_slug)
+            ]
             emit(state(ctx).json, rows, ["address", "name", "send_policy", "members"])
 
         run(ctx, work)

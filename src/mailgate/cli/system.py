@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 import typer
@@ -92,10 +93,8 @@ def register(app: typer.Typer) -> None:
         if port is not None:
             runtime.settings.web.port = port
         actor = operator("cli:serve")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(runtime.serve(actor, demo))
-        except KeyboardInterrupt:
-            pass
 
     @audit.command("list")
     def audit_list(
@@ -119,8 +118,12 @@ def register(app: typer.Typer) -> None:
                 }
                 for e in events
             ]
-            emit(state(ctx).json, rows, ["seq", "time", "actor", "action", "target", "summary"],
-                 extra={"total": total})
+            emit(
+                state(ctx).json,
+                rows,
+                ["seq", "time", "actor", "action", "target", "summary"],
+                extra={"total": total},
+            )
 
         run(ctx, work)
 
@@ -132,9 +135,17 @@ def register(app: typer.Typer) -> None:
             report = await services.audit.verify(actor)
             rows = [{"seq": p.seq, "row": p.row_id, "problem": p.what} for p in report.problems]
             if rows or state(ctx).json:
-                emit(state(ctx).json, rows, ["seq", "row", "problem"],
-                     extra={"events": report.count, "head_seq": report.head_seq,
-                            "head_hash": report.head_hash, "ok": report.ok})
+                emit(
+                    state(ctx).json,
+                    rows,
+                    ["seq", "row", "problem"],
+                    extra={
+                        "events": report.count,
+                        "head_seq": report.head_seq,
+                        "head_hash": report.head_hash,
+                        "ok": report.ok,
+                    },
+                )
             else:
                 out.print(
                     f"audit log intact: {report.count} events, head #{report.head_seq} "

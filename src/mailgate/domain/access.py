@@ -55,9 +55,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.AUDIT_READ,
         }
     ),
-    Role.REVIEWER: frozenset(
-        {_P.ORG_READ, _P.DIRECTORY_READ, _P.ROSTER_READ, _P.ACCOUNT_READ}
-    ),
+    Role.REVIEWER: frozenset({_P.ORG_READ, _P.DIRECTORY_READ, _P.ROSTER_READ, _P.ACCOUNT_READ}),
     Role.HELPDESK: frozenset(
         {_P.ORG_READ, _P.DIRECTORY_READ, _P.ROSTER_READ, _P.ACCOUNT_READ, _P.ACCOUNT_UNLOCK}
     ),

@@ -115,19 +115,22 @@ def verify_chain(rows: Iterable[tuple[int, AuditEvent]]) -> ChainReport:
     for row_id, ev in rows:
         count += 1
         body = canonical(
-            ev.seq, ev.occurred_at, ev.actor, ev.action, ev.target, ev.org_id, ev.summary,
+            ev.seq,
+            ev.occurred_at,
+            ev.actor,
+            ev.action,
+            ev.target,
+            ev.org_id,
+            ev.summary,
             ev.source_ip,
         )
         if ev.seq != expected_seq:
-            what = (
-                f"sequence {ev.seq} where {expected_seq} was expected: "
-                + ("events are missing before it" if ev.seq > expected_seq else "reordered")
+            what = f"sequence {ev.seq} where {expected_seq} was expected: " + (
+                "events are missing before it" if ev.seq > expected_seq else "reordered"
             )
             problems.append(ChainProblem(ev.seq, row_id, what))
         if ev.prev_hash != prev_hash:
-            problems.append(
-                ChainProblem(ev.seq, row_id, "link to the previous event is broken")
-            )
+            problems.append(ChainProblem(ev.seq, row_id, "link to the previous event is broken"))
         if chain_hash(ev.prev_hash, body) != ev.hash:
             problems.append(
                 ChainProblem(ev.seq, row_id, "content does not match its hash (edited)")

@@ -95,7 +95,7 @@ def next_state(current: AccountState, action: AccountAction) -> AccountState:
 class RequiredAction(enum.StrEnum):
     """Steps of the forced first login that an account still owes (R8)."""
 
-    SET_PASSWORD = "set_password"
+    SET_PASSWORD = "set_password"  # noqa: S105 - a step name, not a password
     ENROL_SECOND_FACTOR = "enrol_second_factor"
     VERIFY_RECOVERY_CONTACT = "verify_recovery_contact"
 

@@ -21,7 +21,9 @@ _MAX_NAME = 253
 _MAX_LOCAL = 64
 _ASCII_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # RFC 5322 atext, dot-atom form; non-ASCII letters are allowed for SMTPUTF8 (RFC 6531).
-_ATEXT = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
+_ATEXT = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~"
+)
 
 # Script combinations allowed inside one label (besides a single script), after UTS #39.
 _ALLOWED_MIXES = (
@@ -69,7 +71,7 @@ def _check_unicode_label(label: str, original: str) -> None:
     if len(label) >= 4 and label[2:4] == "--":
         raise InvalidDomainName(f"a label of {original!r} has '--' in the third and fourth place")
     for ch in label:
-        if ch == "-" or ch.isdigit() and ch.isascii():
+        if ch == "-" or (ch.isdigit() and ch.isascii()):
             continue
         cat = unicodedata.category(ch)
         if cat[0] not in ("L", "M") and cat != "Nd":

@@ -192,7 +192,9 @@ def parse_roster(text: str) -> Iterator[RosterRow | RejectedRow]:
         line_start = line + 1
         line = reader.line_num
         if None in raw:
-            yield RejectedRow(line_start, _clean(raw.get("employee_id")), "more fields than columns")
+            yield RejectedRow(
+                line_start, _clean(raw.get("employee_id")), "more fields than columns"
+            )
             continue
         try:
             row = _row(line_start, raw)

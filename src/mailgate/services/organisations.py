@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,7 +39,9 @@ def check_time_zone(tz: str) -> str:
     return tz
 
 
-async def org_by_slug(uow: UnitOfWork, actor: Actor, slug: str, permission: Permission) -> Organisation:
+async def org_by_slug(
+    uow: UnitOfWork, actor: Actor, slug: str, permission: Permission
+) -> Organisation:
     """The organisation, if the actor holds `permission` there; otherwise NotFound or denied."""
     org = await uow.orgs.by_slug(slug)
     if org is None or not actor.can(Permission.ORG_READ, org.id):
@@ -96,7 +100,12 @@ class OrganisationService:
                 slug, name, org_kind.value, account_pool_limit, default_quota, helpdesk_contact
             )
             await record(
-                uow, self.clock, actor, "org.create", f"org:{slug}", org.id,
+                uow,
+                self.clock,
+                actor,
+                "org.create",
+                f"org:{slug}",
+                org.id,
                 {"name": name, "kind": org_kind.value, "pool": account_pool_limit},
             )
             await uow.commit()
@@ -108,7 +117,7 @@ class OrganisationService:
         slug: str,
         *,
         name: str | None = None,
-        account_pool_limit: int | None | bool = False,
+        account_pool_limit: int | bool | None = False,
         default_quota: int | None = None,
         helpdesk_contact: str | None = None,
     ) -> Organisation:
@@ -150,13 +159,20 @@ class OrganisationService:
                 raise Conflict(f"the domain {parsed.unicode} is already registered")
             domain = await uow.domains.add(parsed.ascii, parsed.unicode, org.id)
             await record(
-                uow, self.clock, actor, "domain.add", f"domain:{parsed.ascii}", org.id,
+                uow,
+                self.clock,
+                actor,
+                "domain.add",
+                f"domain:{parsed.ascii}",
+                org.id,
                 {"unicode": parsed.unicode},
             )
             await uow.commit()
         return domain
 
-    async def list_domains(self, actor: Actor, slug: str | None = None) -> list[Domain]:
+    async def list_domains(
+        self, actor: Actor, slug: str | None = None
+    ) -> builtins.list[Domain]:
         async with self.uow(write=False) as uow:
             if slug is not None:
                 org = await org_by_slug(uow, actor, slug, Permission.DIRECTORY_READ)
@@ -183,13 +199,18 @@ class OrganisationService:
                 raise Conflict(f"the region code {code!r} already exists in {slug}")
             region = await uow.structure.add_region(org.id, code, name.strip(), time_zone, language)
             await record(
-                uow, self.clock, actor, "region.add", f"region:{slug}/{code}", org.id,
+                uow,
+                self.clock,
+                actor,
+                "region.add",
+                f"region:{slug}/{code}",
+                org.id,
                 {"name": name, "time_zone": time_zone, "language": language},
             )
             await uow.commit()
         return region
 
-    async def list_regions(self, actor: Actor, slug: str) -> list[Region]:
+    async def list_regions(self, actor: Actor, slug: str) -> builtins.list[Region]:
         async with self.uow(write=False) as uow:
             org = await org_by_slug(uow, actor, slug, Permission.DIRECTORY_READ)
             return await uow.structure.regions(org.id)
@@ -211,7 +232,7 @@ class OrganisationService:
             await uow.commit()
         return unit
 
-    async def list_units(self, actor: Actor, slug: str) -> list[OrgUnit]:
+    async def list_units(self, actor: Actor, slug: str) -> builtins.list[OrgUnit]:
         async with self.uow(write=False) as uow:
             org = await org_by_slug(uow, actor, slug, Permission.DIRECTORY_READ)
             return await uow.structure.units(org.id)

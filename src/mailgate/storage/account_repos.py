@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from mailgate.domain.access import Role, RoleGrant
 from mailgate.domain.directory import POOL_STATES, Account, Alias, Group, GroupSendPolicy
@@ -43,16 +44,16 @@ class SqlAccountRepo:
 
     async def update(self, account: Account) -> None:
         await self.conn.execute(
-            update(accounts)
-            .where(accounts.c.id == account.id)
-            .values(rows.account_values(account))
+            update(accounts).where(accounts.c.id == account.id).values(rows.account_values(account))
         )
 
     async def count_in_pool(self, org_id: int) -> int:
         q = (
             select(func.count())
             .select_from(accounts)
-            .where(accounts.c.org_id == org_id, accounts.c.state.in_([s.value for s in POOL_STATES]))
+            .where(
+                accounts.c.org_id == org_id, accounts.c.state.in_([s.value for s in POOL_STATES])
+            )
         )
         return int(await self.conn.scalar(q) or 0)
 
@@ -64,7 +65,7 @@ class SqlAccountRepo:
         offset: int,
         limit: int,
     ) -> tuple[list[Account], int]:
-        cond = []
+        cond: list[ColumnElement[bool]] = []
         if org_ids is not None:
             cond.append(accounts.c.org_id.in_(org_ids))
         if state:
@@ -200,8 +201,10 @@ class SqlGroupRepo:
         return found[0] if found else None
 
     async def add_member(self, group_id: int, member: str) -> None:
-        q = select(func.count()).select_from(group_members).where(
-            group_members.c.group_id == group_id, group_members.c.member == member
+        q = (
+            select(func.count())
+            .select_from(group_members)
+            .where(group_members.c.group_id == group_id, group_members.c.member == member)
         )
         if await self.conn.scalar(q):
             raise Conflict(f"{member} is already a member of this group")
@@ -229,6 +232,5 @@ class SqlRoleRepo:
     async def grants_for(self, account_id: int) -> tuple[RoleGrant, ...]:
         q = select(role_grants).where(role_grants.c.account_id == account_id)
         return tuple(
-            RoleGrant(Role(r["role"]), r["org_id"])
-            for r in (await self.conn.execute(q)).mappings()
+            RoleGrant(Role(r["role"]), r["org_id"]) for r in (await self.conn.execute(q)).mappings()
         )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from mailgate.domain.directory import Domain, Organisation, OrgUnit, Position, Region, RosterEntry
 from mailgate.domain.errors import Conflict
@@ -60,7 +61,7 @@ class SqlOrganisationRepo:
         return rows.organisation({"id": res.inserted_primary_key[0], **values})
 
     async def get(self, org_id: int) -> Organisation | None:
-        r = (await self.conn.execute(select(organisations).where(organisations.c.id == org_id)))
+        r = await self.conn.execute(select(organisations).where(organisations.c.id == org_id))
         row = r.mappings().first()
         return rows.organisation(row) if row else None
 
@@ -226,7 +227,7 @@ class SqlRosterRepo:
     async def search(
         self, org_ids: frozenset[int] | None, query: str, offset: int, limit: int
     ) -> tuple[list[RosterEntry], int]:
-        cond = []
+        cond: list[ColumnElement[bool]] = []
         if org_ids is not None:
             cond.append(roster_entries.c.org_id.in_(org_ids))
         if query:

@@ -22,7 +22,7 @@ from mailgate.domain.directory import (
 )
 
 
-def organisation(r: Mapping[str, Any]) -> Organisation:
+def organisation(r: Mapping[Any, Any]) -> Organisation:
     return Organisation(
         id=r["id"],
         slug=r["slug"],
@@ -35,23 +35,23 @@ def organisation(r: Mapping[str, Any]) -> Organisation:
     )
 
 
-def domain(r: Mapping[str, Any]) -> Domain:
+def domain(r: Mapping[Any, Any]) -> Domain:
     return Domain(r["id"], r["name"], r["unicode_name"], r["org_id"], r["created_at"])
 
 
-def org_unit(r: Mapping[str, Any]) -> OrgUnit:
+def org_unit(r: Mapping[Any, Any]) -> OrgUnit:
     return OrgUnit(r["id"], r["org_id"], r["parent_id"], r["name"], r["path"])
 
 
-def position(r: Mapping[str, Any]) -> Position:
+def position(r: Mapping[Any, Any]) -> Position:
     return Position(r["id"], r["org_id"], r["name"])
 
 
-def region(r: Mapping[str, Any]) -> Region:
+def region(r: Mapping[Any, Any]) -> Region:
     return Region(r["id"], r["org_id"], r["code"], r["name"], r["time_zone"], r["language"])
 
 
-def roster_entry(r: Mapping[str, Any]) -> RosterEntry:
+def roster_entry(r: Mapping[Any, Any]) -> RosterEntry:
     return RosterEntry(
         id=r["id"],
         org_id=r["org_id"],
@@ -71,7 +71,7 @@ def roster_entry(r: Mapping[str, Any]) -> RosterEntry:
     )
 
 
-def account(r: Mapping[str, Any]) -> Account:
+def account(r: Mapping[Any, Any]) -> Account:
     return Account(
         id=r["id"],
         address=r["address"],
@@ -110,5 +110,5 @@ def account_values(a: Account) -> dict[str, Any]:
     }
 
 
-def alias(r: Mapping[str, Any]) -> Alias:
+def alias(r: Mapping[Any, Any]) -> Alias:
     return Alias(r["id"], r["org_id"], r["address"], r["address_key"], list(r["targets"]))

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from mailgate.domain.audit import GENESIS, AuditEvent
 from mailgate.storage.tables import api_tokens, audit_events, web_sessions
@@ -17,7 +18,7 @@ from mailgate.storage.tables import api_tokens, audit_events, web_sessions
 AUDIT_LOCK_KEY = 0x6D61696C  # "mail"
 
 
-def _event(r: Mapping[str, Any]) -> AuditEvent:
+def _event(r: Mapping[Any, Any]) -> AuditEvent:
     return AuditEvent(
         seq=r["seq"],
         occurred_at=r["occurred_at"],
@@ -68,12 +69,14 @@ class SqlAuditRepo:
     async def list(
         self, org_ids: frozenset[int] | None, offset: int, limit: int
     ) -> tuple[list[AuditEvent], int]:
-        cond = [] if org_ids is None else [audit_events.c.org_id.in_(org_ids)]
-        total = await self.conn.scalar(
-            select(func.count()).select_from(audit_events).where(*cond)
+        cond: list[ColumnElement[bool]] = (
+            [] if org_ids is None else [audit_events.c.org_id.in_(org_ids)]
         )
+        total = await self.conn.scalar(select(func.count()).select_from(audit_events).where(*cond))
         q = select(audit_events).where(*cond).order_by(audit_events.c.seq.desc())
-        found = [_event(r) for r in (await self.conn.execute(q.offset(offset).limit(limit))).mappings()]
+        found = [
+            _event(r) for r in (await self.conn.execute(q.offset(offset).limit(limit))).mappings()
+        ]
         return found, int(total or 0)
 
 

@@ -64,9 +64,7 @@ def _id() -> Column[int]:
 
 
 def _org() -> Column[int]:
-    return Column(
-        "org_id", ID, ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False
-    )
+    return Column("org_id", ID, ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False)
 
 
 organisations = Table(

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mailgate.domain import ports
 from mailgate.storage.account_repos import (
     SqlAccountRepo,
     SqlAddressRepo,
@@ -24,18 +25,21 @@ from mailgate.storage.system_repos import SqlApiTokenRepo, SqlAuditRepo, SqlWebS
 
 
 class SqlUnitOfWork:
-    orgs: SqlOrganisationRepo
-    domains: SqlDomainRepo
-    structure: SqlStructureRepo
-    roster: SqlRosterRepo
-    accounts: SqlAccountRepo
-    addresses: SqlAddressRepo
-    aliases: SqlAliasRepo
-    groups: SqlGroupRepo
-    roles: SqlRoleRepo
-    audit: SqlAuditRepo
-    web_sessions: SqlWebSessionRepo
-    api_tokens: SqlApiTokenRepo
+    """Implements `mailgate.domain.ports.UnitOfWork`; each repository is checked against its
+    port where it is assigned."""
+
+    orgs: ports.OrganisationRepo
+    domains: ports.DomainRepo
+    structure: ports.StructureRepo
+    roster: ports.RosterRepo
+    accounts: ports.AccountRepo
+    addresses: ports.AddressRepo
+    aliases: ports.AliasRepo
+    groups: ports.GroupRepo
+    roles: ports.RoleRepo
+    audit: ports.AuditRepo
+    web_sessions: ports.WebSessionRepo
+    api_tokens: ports.ApiTokenRepo
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
