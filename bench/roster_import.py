@@ -30,6 +30,7 @@ from mailgate.domain.access import operator
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.hashing import Argon2Hasher
+from mailgate.storage.blobstore import FileBlobStore
 from mailgate.storage.database import open_database, sqlite_url
 from mailgate.storage.migrate import upgrade
 from mailgate.storage.uow import SqlUnitOfWorkFactory
@@ -224,8 +225,9 @@ async def run(backend: str, data: bytes, rows: int) -> None:
         db = open_database(url)
         try:
             await upgrade(db)
+            blobs = FileBlobStore(Path(tempfile.mkdtemp(prefix="mailgate-bench-blobs-")))
             services = Services.build(
-                SqlUnitOfWorkFactory(db), SystemClock(), Argon2Hasher(time_cost=1)
+                SqlUnitOfWorkFactory(db), SystemClock(), Argon2Hasher(time_cost=1), blobs
             )
             actor = operator("bench")
             await services.organisations.create(actor, "bench", "Bench Corp")

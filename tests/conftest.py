@@ -18,6 +18,7 @@ from mailgate.domain.access import Actor, operator
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.hashing import Argon2Hasher
+from mailgate.storage.blobstore import FileBlobStore
 from mailgate.storage.database import Database, open_database
 from mailgate.storage.migrate import upgrade
 from mailgate.storage.uow import SqlUnitOfWorkFactory
@@ -65,8 +66,9 @@ async def database(db_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def services(database: Database) -> Services:
-    return Services.build(SqlUnitOfWorkFactory(database), SystemClock(), FAST_HASHER)
+def services(database: Database, tmp_path: Path) -> Services:
+    blobs = FileBlobStore(tmp_path / "blobs")
+    return Services.build(SqlUnitOfWorkFactory(database), SystemClock(), FAST_HASHER, blobs)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.hashing import Argon2Hasher
 from mailgate.settings import Settings
+from mailgate.storage.blobstore import FileBlobStore
 from mailgate.storage.database import Database, open_database
 from mailgate.storage.migrate import current_revision, head_revision, upgrade
 from mailgate.storage.uow import SqlUnitOfWorkFactory
@@ -53,7 +53,12 @@ class Runtime:
                     "the database schema is not up to date; run 'mailgate db upgrade' "
                     "(or 'mailgate init' for a new data directory)"
                 )
-            yield Services.build(SqlUnitOfWorkFactory(db), SystemClock(), hasher_for(self.settings))
+            yield Services.build(
+                SqlUnitOfWorkFactory(db),
+                SystemClock(),
+                hasher_for(self.settings),
+                FileBlobStore(self.settings.data_dir / "blobs"),
+            )
         finally:
             await db.dispose()
 
@@ -75,21 +80,24 @@ class Runtime:
         async with self.services(migrate=True) as services:
             if demo and not await services.setup.is_initialised():
                 admin, password = await services.setup.seed_demo(actor)
-                print(  # noqa: T201 - shown once, by design
+                print(
                     f"Demo organisation created. Platform admin: {admin}\n"
                     f"Password (shown once, write it down): {password}",
                     flush=True,
                 )
             app = create_app(services, s)
             config = uvicorn.Config(
-                app, host=s.web.host, port=s.web.port, log_level="info",
+                app,
+                host=s.web.host,
+                port=s.web.port,
+                log_level="info",
                 proxy_headers=bool(s.web.trusted_proxies),
                 forwarded_allow_ips=s.web.trusted_proxies or None,
                 server_header=False,
             )
             server = uvicorn.Server(config)
             if announce:
-                print(f"Mailgate web on http://{s.web.host}:{s.web.port}/", flush=True)  # noqa: T201
+                print(f"Mailgate web on http://{s.web.host}:{s.web.port}/", flush=True)
             await server.serve()
 
 

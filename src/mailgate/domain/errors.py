@@ -14,7 +14,8 @@ error is written for the person who caused it and never contains internals.
     │   └── AddressTaken
     ├── RuleViolation            an invariant of the directory forbids the change
     │   ├── DomainNotOwned
-    │   └── PoolExhausted
+    │   ├── PoolExhausted
+    │   └── QuotaExceeded        the mailbox is full
     ├── InvalidTransition        a state machine forbids the step from the current state
     └── AuthenticationFailed     credentials were not accepted (deliberately uninformative)
 """
@@ -77,6 +78,10 @@ class DomainNotOwned(RuleViolation):
 
 class PoolExhausted(RuleViolation):
     code = "pool_exhausted"
+
+
+class QuotaExceeded(RuleViolation):
+    code = "quota_exceeded"
 
 
 class InvalidTransition(MailgateError):

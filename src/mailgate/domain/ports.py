@@ -8,6 +8,7 @@ tests may pass in-memory fakes. Methods raise only the errors named in their doc
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from mailgate.domain.directory import (
     Region,
     RosterEntry,
 )
+from mailgate.domain.mail import HeaderFields, Mailbox, StoredMessage
 
 
 class Clock(Protocol):
@@ -205,6 +207,71 @@ class ApiTokenRepo(Protocol):
         ...
 
 
+class BlobStore(Protocol):
+    """Message bodies by SHA-256, byte for byte."""
+
+    async def put(self, data: bytes) -> str:
+        """Store `data` and return its id; when this returns, the bytes are on disk (fsync)."""
+        ...
+
+    async def get(self, blob_id: str) -> bytes:
+        """The bytes; raises NotFound when missing."""
+        ...
+
+    async def delete(self, blob_id: str) -> None:
+        """Remove the blob if present."""
+        ...
+
+    async def list_older_than(self, seconds: float) -> list[str]:
+        """Ids of blobs whose files are older than `seconds` (for the garbage collector)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message to append to one mailbox, within a delivery batch."""
+
+    mailbox_id: int
+    account_id: int
+    blob_id: str
+    size: int
+    flags: int
+    keywords: list[str]
+    internal_date: datetime
+    headers: HeaderFields
+
+
+class MailRepo(Protocol):
+    async def create_folders(
+        self, account_id: int, folders: Sequence[tuple[str, str | None]], uidvalidity: int
+    ) -> None: ...
+
+    async def mailboxes(self, account_id: int) -> list[Mailbox]: ...
+    async def mailbox(self, account_id: int, name: str) -> Mailbox | None: ...
+    async def inbox_ids(self, account_ids: Sequence[int]) -> dict[int, int]:
+        """INBOX mailbox id of each account."""
+        ...
+
+    async def quota(self, account_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(quota, used) in bytes per account."""
+        ...
+
+    async def append(self, items: Sequence[NewMessage]) -> list[tuple[int, int]]:
+        """Store messages (UIDs and MODSEQs allocated in order, blob references and quota usage
+        counted); returns (mailbox id, uid) per item."""
+        ...
+
+    async def messages(
+        self, mailbox_id: int, offset: int, limit: int
+    ) -> tuple[list[StoredMessage], int]: ...
+
+    async def unreferenced_blobs(self) -> list[str]: ...
+    async def known_blobs(self, blob_ids: Sequence[str]) -> set[str]: ...
+    async def forget_blobs(self, blob_ids: Sequence[str]) -> None:
+        """Drop blob rows whose refcount is still 0."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without commit rolls back."""
 
@@ -220,6 +287,7 @@ class UnitOfWork(Protocol):
     audit: AuditRepo
     web_sessions: WebSessionRepo
     api_tokens: ApiTokenRepo
+    mail: MailRepo
 
     async def commit(self) -> None: ...
     async def __aenter__(self) -> UnitOfWork: ...

@@ -17,13 +17,14 @@ from mailgate.domain.directory import (
     next_state,
 )
 from mailgate.domain.errors import DomainNotOwned, InvalidInput, NotFound
+from mailgate.domain.mail import DEFAULT_FOLDERS
 from mailgate.domain.names import Address
 from mailgate.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from mailgate.services.audit import record
 from mailgate.services.organisations import check_language, check_time_zone, org_by_slug
 
 # Which permission each state change needs: helpdesk may unlock, nothing more.
-ACTION_PERMISSION = {a: Permission.ACCOUNT_WRITE for a in AccountAction} | {
+ACTION_PERMISSION = dict.fromkeys(AccountAction, Permission.ACCOUNT_WRITE) | {
     AccountAction.UNLOCK: Permission.ACCOUNT_UNLOCK
 }
 
@@ -44,7 +45,9 @@ async def owned_domain(uow: UnitOfWork, address: Address, org_id: int | None = N
     return domain
 
 
-async def account_for(uow: UnitOfWork, actor: Actor, address: str, permission: Permission) -> Account:
+async def account_for(
+    uow: UnitOfWork, actor: Actor, address: str, permission: Permission
+) -> Account:
     """The account at `address` if the actor may see it (otherwise NotFound) and act on it."""
     try:
         key = Address.parse(address).key
@@ -114,7 +117,9 @@ class AccountService:
                     org_id=org.id,
                     roster_id=roster_id,
                     display_name=display_name.strip() or parsed.local,
-                    state=AccountState.ACTIVE if skip_first_login else AccountState.PENDING_ACTIVATION,
+                    state=AccountState.ACTIVE
+                    if skip_first_login
+                    else AccountState.PENDING_ACTIVATION,
                     quota=quota if quota is not None else org.default_quota,
                     expires_on=expires_on,
                     language=language,
@@ -125,8 +130,18 @@ class AccountService:
                     created_at=now,
                 )
             )
+            await uow.mail.create_folders(
+                account.id,
+                [(name, special.value if special else None) for name, special in DEFAULT_FOLDERS],
+                int(now.timestamp()),
+            )
             await record(
-                uow, self.clock, actor, "account.create", f"account:{parsed.key}", org.id,
+                uow,
+                self.clock,
+                actor,
+                "account.create",
+                f"account:{parsed.key}",
+                org.id,
                 {
                     "skip_first_login": skip_first_login,
                     "quota": account.quota,
@@ -176,7 +191,9 @@ class AccountService:
             after = next_state(before, action)
             if action is AccountAction.REACTIVATE:
                 if new_expiry is None or new_expiry <= self.clock.now().date():
-                    raise InvalidInput("reactivating an expired account needs a new future end date")
+                    raise InvalidInput(
+                        "reactivating an expired account needs a new future end date"
+                    )
                 account.expires_on = new_expiry
             if before is AccountState.DISABLED and after in POOL_STATES:
                 org = await uow.orgs.get_for_update(account.org_id)
@@ -191,7 +208,11 @@ class AccountService:
             account.state = after
             await uow.accounts.update(account)
             await record(
-                uow, self.clock, actor, f"account.{action.value}", f"account:{account.address_key}",
+                uow,
+                self.clock,
+                actor,
+                f"account.{action.value}",
+                f"account:{account.address_key}",
                 account.org_id,
                 {"from": before.value, "to": after.value, "reason": reason}
                 | ({"expires_on": new_expiry.isoformat()} if new_expiry else {}),
@@ -199,7 +220,9 @@ class AccountService:
             await uow.commit()
         return account
 
-    async def grant_role(self, actor: Actor, address: str, role: Role, org_slug: str | None) -> None:
+    async def grant_role(
+        self, actor: Actor, address: str, role: Role, org_slug: str | None
+    ) -> None:
         async with self.uow() as uow:
             account = await account_for(uow, actor, address, Permission.ACCOUNT_READ)
             if role is Role.PLATFORM_ADMIN:
@@ -212,7 +235,11 @@ class AccountService:
                 org_id = org.id
             await uow.roles.grant(account.id, role, org_id)
             await record(
-                uow, self.clock, actor, "role.grant", f"account:{account.address_key}",
+                uow,
+                self.clock,
+                actor,
+                "role.grant",
+                f"account:{account.address_key}",
                 org_id if org_id is not None else account.org_id,
                 {"role": role.value, "org": org_slug},
             )

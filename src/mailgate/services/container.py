@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailgate.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from mailgate.domain.ports import BlobStore, Clock, PasswordHasher, UnitOfWorkFactory
 from mailgate.services.accounts import AccountService
 from mailgate.services.audit import AuditService
+from mailgate.services.delivery import DeliveryService
+from mailgate.services.groupcommit import GroupCommitter
 from mailgate.services.identity import IdentityService
+from mailgate.services.mailstore import MailStoreService
 from mailgate.services.organisations import OrganisationService
 from mailgate.services.roster import RosterService
 from mailgate.services.routes import RouteService
@@ -23,9 +26,13 @@ class Services:
     audit: AuditService
     identity: IdentityService
     setup: SetupService
+    delivery: DeliveryService
+    mailstore: MailStoreService
 
     @classmethod
-    def build(cls, uow: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher) -> Services:
+    def build(
+        cls, uow: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher, blobs: BlobStore
+    ) -> Services:
         orgs = OrganisationService(uow, clock)
         accounts = AccountService(uow, clock, hasher)
         routes = RouteService(uow, clock)
@@ -38,4 +45,6 @@ class Services:
             audit=AuditService(uow, clock),
             identity=IdentityService(uow, clock, hasher),
             setup=SetupService(uow, orgs, accounts, roster),
+            delivery=DeliveryService(uow, clock, blobs, GroupCommitter(uow)),
+            mailstore=MailStoreService(uow, clock, blobs),
         )

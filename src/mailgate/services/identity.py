@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from mailgate.domain.access import Actor, operator
 from mailgate.domain.directory import Account, AccountState
@@ -80,9 +80,18 @@ class IdentityService:
             token = secrets.token_urlsafe(32)
             csrf = secrets.token_urlsafe(32)
             now = self.clock.now()
-            await uow.web_sessions.add(token_hash(token), account.id, csrf, now, user_agent, source_ip)
-            await record(uow, self.clock, actor, "session.sign_in", f"account:{key}", account.org_id,
-                         {"user_agent": user_agent[:200]})
+            await uow.web_sessions.add(
+                token_hash(token), account.id, csrf, now, user_agent, source_ip
+            )
+            await record(
+                uow,
+                self.clock,
+                actor,
+                "session.sign_in",
+                f"account:{key}",
+                account.org_id,
+                {"user_agent": user_agent[:200]},
+            )
             await uow.commit()
         return WebSession(token, csrf, actor)
 
@@ -125,9 +134,18 @@ class IdentityService:
             if account is None or not (actor.account_id == account.id or actor.is_platform_admin):
                 raise NotFound(f"there is no account {address!r} you may create tokens for")
             token = "mgt_" + secrets.token_urlsafe(32)
-            await uow.api_tokens.add(token_hash(token), account.id, name.strip() or "api", expires_on)
-            await record(uow, self.clock, actor, "api_token.create", f"account:{key}", account.org_id,
-                         {"name": name, "expires_on": expires_on.isoformat() if expires_on else None})
+            await uow.api_tokens.add(
+                token_hash(token), account.id, name.strip() or "api", expires_on
+            )
+            await record(
+                uow,
+                self.clock,
+                actor,
+                "api_token.create",
+                f"account:{key}",
+                account.org_id,
+                {"name": name, "expires_on": expires_on.isoformat() if expires_on else None},
+            )
             await uow.commit()
         return token
 

@@ -169,9 +169,7 @@ class OrganisationService:
             await uow.commit()
         return domain
 
-    async def list_domains(
-        self, actor: Actor, slug: str | None = None
-    ) -> builtins.list[Domain]:
+    async def list_domains(self, actor: Actor, slug: str | None = None) -> builtins.list[Domain]:
         async with self.uow(write=False) as uow:
             if slug is not None:
                 org = await org_by_slug(uow, actor, slug, Permission.DIRECTORY_READ)

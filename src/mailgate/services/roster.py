@@ -113,7 +113,8 @@ class RosterService:
                     values["employment_type"] = row.employment_type.value
                     values["status"] = row.status.value
                     inserts.append(
-                        values | {"org_id": org.id, "employee_id": row.employee_id, "updated_at": now}
+                        values
+                        | {"org_id": org.id, "employee_id": row.employee_id, "updated_at": now}
                     )
                     report.created += 1
                 elif _values(old) != values:
@@ -130,7 +131,12 @@ class RosterService:
             report.rejected.sort(key=lambda r: r.line)
             if inserts or updates:
                 await record(
-                    uow, self.clock, actor, "roster.import", f"roster:{org.slug}", org.id,
+                    uow,
+                    self.clock,
+                    actor,
+                    "roster.import",
+                    f"roster:{org.slug}",
+                    org.id,
                     {
                         "created": report.created,
                         "updated": report.updated,
@@ -155,5 +161,7 @@ class RosterService:
         async with self.uow(write=False) as uow:
             scope = actor.org_scope(Permission.ROSTER_READ)
             if org_slug is not None:
-                scope = frozenset({(await org_by_slug(uow, actor, org_slug, Permission.ROSTER_READ)).id})
+                scope = frozenset(
+                    {(await org_by_slug(uow, actor, org_slug, Permission.ROSTER_READ)).id}
+                )
             return await uow.roster.search(scope, query.strip(), offset, min(limit, 500))

@@ -51,7 +51,12 @@ class RouteService:
             unique = list(first.values())
             alias = await uow.aliases.add(domain.org_id, str(parsed), parsed.key, unique)
             await record(
-                uow, self.clock, actor, "alias.add", f"alias:{parsed.key}", domain.org_id,
+                uow,
+                self.clock,
+                actor,
+                "alias.add",
+                f"alias:{parsed.key}",
+                domain.org_id,
                 {"targets": unique},
             )
             await uow.commit()
@@ -67,7 +72,12 @@ class RouteService:
             await uow.aliases.remove(alias.id)
             await uow.addresses.release(key)
             await record(
-                uow, self.clock, actor, "alias.remove", f"alias:{key}", alias.org_id,
+                uow,
+                self.clock,
+                actor,
+                "alias.remove",
+                f"alias:{key}",
+                alias.org_id,
                 {"targets": alias.targets},
             )
             await uow.commit()
@@ -76,7 +86,9 @@ class RouteService:
         async with self.uow(write=False) as uow:
             scope = actor.org_scope(Permission.DIRECTORY_READ)
             if org_slug is not None:
-                scope = frozenset({(await org_by_slug(uow, actor, org_slug, Permission.DIRECTORY_READ)).id})
+                scope = frozenset(
+                    {(await org_by_slug(uow, actor, org_slug, Permission.DIRECTORY_READ)).id}
+                )
             return await uow.aliases.list(scope)
 
     async def create_group(
@@ -96,7 +108,12 @@ class RouteService:
                 domain.org_id, str(parsed), parsed.key, name.strip() or parsed.local, policy.value
             )
             await record(
-                uow, self.clock, actor, "group.create", f"group:{parsed.key}", domain.org_id,
+                uow,
+                self.clock,
+                actor,
+                "group.create",
+                f"group:{parsed.key}",
+                domain.org_id,
                 {"name": group.name, "send_policy": policy.value},
             )
             await uow.commit()
@@ -115,7 +132,12 @@ class RouteService:
             await _local_target(uow, group.org_id, parsed_member)
             await uow.groups.add_member(group.id, str(parsed_member))
             await record(
-                uow, self.clock, actor, "group.add_member", f"group:{key}", group.org_id,
+                uow,
+                self.clock,
+                actor,
+                "group.add_member",
+                f"group:{key}",
+                group.org_id,
                 {"member": str(parsed_member)},
             )
             updated = await uow.groups.by_key(key)
@@ -127,5 +149,7 @@ class RouteService:
         async with self.uow(write=False) as uow:
             scope = actor.org_scope(Permission.DIRECTORY_READ)
             if org_slug is not None:
-                scope = frozenset({(await org_by_slug(uow, actor, org_slug, Permission.DIRECTORY_READ)).id})
+                scope = frozenset(
+                    {(await org_by_slug(uow, actor, org_slug, Permission.DIRECTORY_READ)).id}
+                )
             return await uow.groups.list(scope)

@@ -48,8 +48,13 @@ class SetupService:
         await self.organisations.create(actor, org_slug, org_name)
         await self.organisations.add_domain(actor, org_slug, address.domain.unicode)
         account = await self.accounts.create(
-            actor, str(address), display_name="Platform admin", password=password,
-            skip_first_login=True, language="en", time_zone="UTC",
+            actor,
+            str(address),
+            display_name="Platform admin",
+            password=password,
+            skip_first_login=True,
+            language="en",
+            time_zone="UTC",
         )
         await self.accounts.grant_role(actor, str(address), Role.PLATFORM_ADMIN, None)
         return account
@@ -61,7 +66,10 @@ class SetupService:
         """
         password = generate_password()
         await self.organisations.create(
-            actor, DEMO_SLUG, "Example Corp", account_pool_limit=500,
+            actor,
+            DEMO_SLUG,
+            "Example Corp",
+            account_pool_limit=500,
             helpdesk_contact="IT 服务台 · it-help@example.test · 分机 8000",
         )
         await self.organisations.add_domain(actor, DEMO_SLUG, DEMO_DOMAIN)
@@ -71,7 +79,10 @@ class SetupService:
             await self.organisations.add_unit(actor, DEMO_SLUG, path)
         admin = f"admin@{DEMO_DOMAIN}"
         await self.accounts.create(
-            actor, admin, display_name="系统管理员", password=password,
+            actor,
+            admin,
+            display_name="系统管理员",
+            password=password,
             skip_first_login=True,
         )
         await self.accounts.grant_role(actor, admin, Role.PLATFORM_ADMIN, None)

@@ -161,6 +161,7 @@ accounts = Table(
     Column("required_actions", JSON, nullable=False),
     Column("skipped_first_login", Boolean, nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("quota_used", BigInteger, nullable=False, server_default="0"),
     Index(None, "org_id", "state"),
 )
 
@@ -247,4 +248,54 @@ api_tokens = Table(
     Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(100), nullable=False),
     Column("expires_on", Date, nullable=True),
+)
+
+# --- mail store -------------------------------------------------------------------------------
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(1000), nullable=False),
+    Column("special_use", String(16), nullable=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uidnext", BigInteger, nullable=False),
+    Column("highestmodseq", BigInteger, nullable=False),
+    Column("subscribed", Boolean, nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+# Bodies live in the blob store under their SHA-256; this row counts the references to them.
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("refcount", BigInteger, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index(None, "refcount"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    Column("mailbox_id", ID, ForeignKey("mailboxes.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("modseq", BigInteger, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("keywords", JSON, nullable=False),
+    Column("internal_date", TS, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("blob_id", String(64), ForeignKey("blobs.id"), nullable=False),
+    Column("subject", String(1000), nullable=False),
+    Column("from_", String(1000), nullable=False),
+    Column("to", String(1000), nullable=False),
+    Column("cc", String(1000), nullable=False),
+    Column("message_id", String(250), nullable=False),
+    Column("date", TS, nullable=True),
+    UniqueConstraint("mailbox_id", "uid"),
+    Index(None, "mailbox_id", "modseq"),
+    Index(None, "blob_id"),
 )

@@ -21,6 +21,7 @@ from mailgate.storage.directory_repos import (
     SqlRosterRepo,
     SqlStructureRepo,
 )
+from mailgate.storage.mail_repos import SqlMailRepo
 from mailgate.storage.system_repos import SqlApiTokenRepo, SqlAuditRepo, SqlWebSessionRepo
 
 
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     audit: ports.AuditRepo
     web_sessions: ports.WebSessionRepo
     api_tokens: ports.ApiTokenRepo
+    mail: ports.MailRepo
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepo(conn)
         self.web_sessions = SqlWebSessionRepo(conn)
         self.api_tokens = SqlApiTokenRepo(conn)
+        self.mail = SqlMailRepo(conn)
         return self
 
     async def commit(self) -> None:
