@@ -6,6 +6,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import uvicorn
 
@@ -58,6 +59,8 @@ class Runtime:
                 SystemClock(),
                 hasher_for(self.settings),
                 FileBlobStore(self.settings.data_dir / "blobs"),
+                session_idle=timedelta(minutes=self.settings.web.session_idle_minutes),
+                session_absolute=timedelta(hours=self.settings.web.session_absolute_hours),
             )
         finally:
             await db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from mailgate.domain.ports import BlobStore, Clock, PasswordHasher, UnitOfWorkFactory
 from mailgate.services.accounts import AccountService
@@ -31,7 +32,14 @@ class Services:
 
     @classmethod
     def build(
-        cls, uow: UnitOfWorkFactory, clock: Clock, hasher: PasswordHasher, blobs: BlobStore
+        cls,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        hasher: PasswordHasher,
+        blobs: BlobStore,
+        *,
+        session_idle: timedelta = timedelta(minutes=30),
+        session_absolute: timedelta = timedelta(hours=12),
     ) -> Services:
         orgs = OrganisationService(uow, clock)
         accounts = AccountService(uow, clock, hasher)
@@ -43,7 +51,7 @@ class Services:
             routes=routes,
             roster=roster,
             audit=AuditService(uow, clock),
-            identity=IdentityService(uow, clock, hasher),
+            identity=IdentityService(uow, clock, hasher, session_idle, session_absolute),
             setup=SetupService(uow, orgs, accounts, roster),
             delivery=DeliveryService(uow, clock, blobs, GroupCommitter(uow)),
             mailstore=MailStoreService(uow, clock, blobs),

@@ -1,0 +1,97 @@
+"""The FastAPI application: /healthz, the JSON API under /api/v1 and the admin console.
+
+Every action goes through the services handed in; the web layer only translates HTTP to calls
+and domain errors back to HTTP (see `mailgate.web.errors`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from mailgate import __version__
+from mailgate.domain.errors import AuthenticationFailed, MailgateError
+from mailgate.services.container import Services
+from mailgate.settings import Settings
+from mailgate.web.api import API_PREFIX, api_router
+from mailgate.web.errors import error_body, status_for
+from mailgate.web.i18n import load_catalogs
+from mailgate.web.middleware import SecurityHeaders, UnexpectedErrors
+from mailgate.web.portal.auth import auth_router
+from mailgate.web.portal.pages import pages_router
+from mailgate.web.portal.render import Portal
+
+STATIC_DIR = Path(__file__).parent / "portal" / "static"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX + "/") or request.url.path == API_PREFIX
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg")))
+    return "; ".join(parts) or "the request is not valid"
+
+
+def create_app(services: Services, settings: Settings) -> FastAPI:
+    """The web application for one running Mailgate."""
+    portal = Portal.build(services, load_catalogs())
+    app = FastAPI(
+        title="Mailgate API",
+        version=__version__,
+        description="Directory administration: organisations, domains, roster, accounts, "
+        "aliases and groups. Every call is checked against the caller's role scope.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api_router(services))
+    app.include_router(auth_router(portal))
+    app.include_router(pages_router(portal))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    async def domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, MailgateError)  # noqa: S101 - registered for this type only
+        status = status_for(exc)
+        if _is_api(request):
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return JSONResponse(error_body(exc.code, exc.message), status, headers=headers)
+        if isinstance(exc, AuthenticationFailed):
+            return portal.to_sign_in(request)
+        return await portal.error_page(request, exc.code, status)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101
+        if _is_api(request):
+            return JSONResponse(error_body("invalid_input", _validation_message(exc)), 422)
+        return await portal.error_page(request, "bad_request", 400)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101
+        code = "not_found" if exc.status_code == 404 else "bad_request"
+        if _is_api(request) or exc.status_code == 405:
+            return JSONResponse(
+                error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers
+            )
+        return await portal.error_page(request, code, exc.status_code)
+
+    app.add_exception_handler(MailgateError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(SecurityHeaders)
+    return app
