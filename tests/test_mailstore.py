@@ -152,8 +152,9 @@ async def test_group_send_policies(acme: Services, root: Actor) -> None:
 
 
 async def test_quota_is_counted_and_enforced_per_recipient(acme: Services, root: Actor) -> None:
-    await acme.accounts.create(root, "tiny@acme.test", password=PW, skip_first_login=True,
-                               quota=1000)
+    await acme.accounts.create(
+        root, "tiny@acme.test", password=PW, skip_first_login=True, quota=1000
+    )
     d = acme.delivery
     ok = await d.resolve("tiny@acme.test", None, declared_size=500)
     assert ok.verdict is RecipientVerdict.LOCAL
@@ -190,7 +191,8 @@ async def test_garbage_collector_removes_orphans_and_keeps_referenced_blobs(
 
 def test_header_fields_decode_rfc2047_and_survive_garbage() -> None:
     raw = (
-        b"Subject: =?UTF-8?B?56ys5LiJ5a2j5bqm5oql5ZGK?=\r\nFrom: =?GB2312?B?1cXOsA==?= <z@a.test>\r\n"
+        b"Subject: =?UTF-8?B?56ys5LiJ5a2j5bqm5oql5ZGK?=\r\n"
+        b"From: =?GB2312?B?1cXOsA==?= <z@a.test>\r\n"
         b"Date: not a date\r\n\r\nbody"
     )
     h = header_fields(raw)

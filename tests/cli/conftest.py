@@ -79,7 +79,9 @@ def data_dir(cli_env: dict[str, str]) -> Path:
 def initialised(mailgate: Mailgate) -> str:
     """An initialised data dir with org `acme` (domain acme.test, pool 3); returns the admin
     password."""
-    res = mailgate("init", "--admin", "root@ops.test", "--password-stdin", stdin="root-password-123\n")
+    res = mailgate(
+        "init", "--admin", "root@ops.test", "--password-stdin", stdin="root-password-123\n"
+    )
     assert "root@ops.test" in res.out
     mailgate("org", "create", "acme", "--name", "Acme 公司", "--pool", "10")
     mailgate("domain", "add", "acme.test", "--org", "acme")

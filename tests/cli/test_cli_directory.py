@@ -55,8 +55,9 @@ def test_roster_in_gbk_and_without_a_required_column_is_refused(
     gbk.write_bytes(ROSTER.replace("\ufeff", "").encode("gbk"))
     res = mailgate("roster", "import", str(gbk), "--org", "acme", ok=False)
     assert "GBK" in res.err and "--encoding gb18030" in res.err
-    ok = mailgate("--json", "roster", "import", str(gbk), "--org", "acme", "--encoding",
-                  "gb18030", ok=None).json()
+    ok = mailgate(
+        "--json", "roster", "import", str(gbk), "--org", "acme", "--encoding", "gb18030", ok=None
+    ).json()
     assert ok["created"] == 3
     missing = tmp_path / "missing.csv"
     missing.write_text("employee_id,name_zh\nB1,张三\n", encoding="utf-8")
@@ -66,9 +67,18 @@ def test_roster_in_gbk_and_without_a_required_column_is_refused(
 
 def test_account_rules(mailgate: Mailgate, initialised: str, data_dir: Path) -> None:
     mailgate("org", "update", "acme", "--pool", "3")
-    mailgate("account", "create", "Zhang.Wei@acme.test", "--password-stdin",
-             "--skip-first-login", "--quota", "1GiB", "--expires", "2099-12-31",
-             stdin="a-long-enough-password\n")
+    mailgate(
+        "account",
+        "create",
+        "Zhang.Wei@acme.test",
+        "--password-stdin",
+        "--skip-first-login",
+        "--quota",
+        "1GiB",
+        "--expires",
+        "2099-12-31",
+        stdin="a-long-enough-password\n",
+    )
     before = _audit_count(data_dir)
     dup = mailgate("account", "create", "zhang.wei@ACME.test", ok=False)
     assert "already used" in dup.err

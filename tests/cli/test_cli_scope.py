@@ -4,15 +4,20 @@ organisation; helpdesk may unlock and read, nothing more."""
 from __future__ import annotations
 
 import pytest
-
 from tests.cli.conftest import Mailgate
 
 
 @pytest.fixture
 def scoped(mailgate: Mailgate, initialised: str) -> Mailgate:
     for address in ("boss@acme.test", "desk@acme.test", "victim@beta.test", "own@acme.test"):
-        mailgate("account", "create", address, "--password-stdin", "--skip-first-login",
-                 stdin="a-long-enough-password\n")
+        mailgate(
+            "account",
+            "create",
+            address,
+            "--password-stdin",
+            "--skip-first-login",
+            stdin="a-long-enough-password\n",
+        )
     mailgate("account", "grant", "boss@acme.test", "org_admin", "--org", "acme")
     mailgate("account", "grant", "desk@acme.test", "helpdesk", "--org", "acme")
     mailgate("account", "lock", "victim@beta.test")
@@ -42,7 +47,9 @@ FORBIDDEN_FOR_ACME_ADMIN = [
 
 
 @pytest.mark.parametrize("command", FORBIDDEN_FOR_ACME_ADMIN, ids=" ".join)
-def test_org_admin_cannot_touch_another_organisation(scoped: Mailgate, command: tuple[str, ...]) -> None:
+def test_org_admin_cannot_touch_another_organisation(
+    scoped: Mailgate, command: tuple[str, ...]
+) -> None:
     res = scoped("--as", "boss@acme.test", *command, ok=False)
     assert res.code == 1
     assert "there is no" in res.err or "may not" in res.err
@@ -61,6 +68,9 @@ def test_org_admin_lists_only_their_own_objects(scoped: Mailgate) -> None:
 def test_helpdesk_unlocks_but_does_not_change_anything_else(scoped: Mailgate) -> None:
     scoped("--as", "desk@acme.test", "account", "unlock", "own@acme.test")
     scoped("--as", "desk@acme.test", "account", "show", "own@acme.test")
-    for command in (("account", "lock", "own@acme.test"), ("account", "create", "n@acme.test"),
-                    ("alias", "add", "y@acme.test", "own@acme.test")):
+    for command in (
+        ("account", "lock", "own@acme.test"),
+        ("account", "create", "n@acme.test"),
+        ("alias", "add", "y@acme.test", "own@acme.test"),
+    ):
         assert "may not" in scoped("--as", "desk@acme.test", *command, ok=False).err

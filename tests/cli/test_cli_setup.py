@@ -40,7 +40,9 @@ def test_db_upgrade_is_idempotent_and_commands_refuse_an_unmigrated_database(
     assert mailgate_process("--json", "org", "list").json() == {"items": []}
 
 
-def test_usage_errors_exit_non_zero_with_a_message(mailgate_process: Mailgate, tmp_path: Path) -> None:
+def test_usage_errors_exit_non_zero_with_a_message(
+    mailgate_process: Mailgate, tmp_path: Path
+) -> None:
     assert mailgate_process("no-such-command", ok=False).code == 2
     missing = mailgate_process("--config", str(tmp_path / "nope.toml"), "org", "list", ok=False)
     assert "does not exist" in missing.err
@@ -53,8 +55,15 @@ def test_settings_from_a_toml_file_and_environment(
     config = tmp_path / "mailgate.toml"
     config.write_text(f'data_dir = "{other}"\n[web]\nport = 9999\n', encoding="utf-8")
     del cli_env["MAILGATE_DATA_DIR"]
-    mailgate_process("--config", str(config), "init", "--admin", "a@b.test", "--password-stdin",
-             stdin="password-password\n")
+    mailgate_process(
+        "--config",
+        str(config),
+        "init",
+        "--admin",
+        "a@b.test",
+        "--password-stdin",
+        stdin="password-password\n",
+    )
     assert (other / "mailgate.db").is_file()
     bad = tmp_path / "bad.toml"
     bad.write_text("[web]\nport = 'eighty'\n", encoding="utf-8")
