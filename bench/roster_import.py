@@ -27,6 +27,7 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 
 from mailgate.domain.access import operator
+from mailgate.services import demo_data
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.hashing import Argon2Hasher
@@ -37,32 +38,9 @@ from mailgate.storage.uow import SqlUnitOfWorkFactory
 
 PG_URL = os.environ.get("MAILGATE_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 
+# The demo's names, and more for a realistic spread over 100,000 people.
 SURNAMES = [
-    ("王", "Wang"),
-    ("李", "Li"),
-    ("张", "Zhang"),
-    ("刘", "Liu"),
-    ("陈", "Chen"),
-    ("杨", "Yang"),
-    ("黄", "Huang"),
-    ("赵", "Zhao"),
-    ("吴", "Wu"),
-    ("周", "Zhou"),
-    ("徐", "Xu"),
-    ("孙", "Sun"),
-    ("马", "Ma"),
-    ("朱", "Zhu"),
-    ("胡", "Hu"),
-    ("郭", "Guo"),
-    ("何", "He"),
-    ("林", "Lin"),
-    ("罗", "Luo"),
-    ("高", "Gao"),
-    ("郑", "Zheng"),
-    ("梁", "Liang"),
-    ("谢", "Xie"),
-    ("宋", "Song"),
-    ("唐", "Tang"),
+    *demo_data.SURNAMES,
     ("许", "Xu"),
     ("韩", "Han"),
     ("冯", "Feng"),
@@ -80,31 +58,7 @@ SURNAMES = [
     ("上官", "Shangguan"),
 ]
 GIVEN = [
-    ("伟", "Wei"),
-    ("芳", "Fang"),
-    ("娜", "Na"),
-    ("秀英", "Xiuying"),
-    ("敏", "Min"),
-    ("静", "Jing"),
-    ("丽", "Li"),
-    ("强", "Qiang"),
-    ("磊", "Lei"),
-    ("军", "Jun"),
-    ("洋", "Yang"),
-    ("勇", "Yong"),
-    ("艳", "Yan"),
-    ("杰", "Jie"),
-    ("娟", "Juan"),
-    ("涛", "Tao"),
-    ("明", "Ming"),
-    ("超", "Chao"),
-    ("秀兰", "Xiulan"),
-    ("霞", "Xia"),
-    ("平", "Ping"),
-    ("刚", "Gang"),
-    ("桂英", "Guiying"),
-    ("子涵", "Zihan"),
-    ("浩然", "Haoran"),
+    *demo_data.GIVEN_NAMES,
     ("雨桐", "Yutong"),
     ("欣怡", "Xinyi"),
     ("梓轩", "Zixuan"),

@@ -172,6 +172,22 @@ class Region:
     language: str
 
 
+# The fields of a roster entry that an import may change (the key is org + employee ID).
+ROSTER_MUTABLE_FIELDS = (
+    "name_zh",
+    "name_latin",
+    "org_unit_id",
+    "position_id",
+    "region_id",
+    "employment_type",
+    "supervisor_employee_id",
+    "mobile",
+    "status",
+    "start_date",
+    "end_date",
+)
+
+
 @dataclass(slots=True)
 class RosterEntry:
     id: int

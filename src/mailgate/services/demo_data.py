@@ -19,7 +19,7 @@ DEMO_UNITS = (
     "财务部",
     "信息技术部",
 )
-_SURNAMES = (
+SURNAMES = (
     ("王", "Wang"),
     ("李", "Li"),
     ("张", "Zhang"),
@@ -46,7 +46,7 @@ _SURNAMES = (
     ("宋", "Song"),
     ("唐", "Tang"),
 )
-_GIVEN = (
+GIVEN_NAMES = (
     ("伟", "Wei"),
     ("芳", "Fang"),
     ("娜", "Na"),
@@ -117,8 +117,8 @@ def demo_roster_csv(count: int = 50) -> str:
         ]
     )
     for i in range(count):
-        zh_s, la_s = _SURNAMES[(i * 7) % len(_SURNAMES)]
-        zh_g, la_g = _GIVEN[(i * 11 + i // 25) % len(_GIVEN)]
+        zh_s, la_s = SURNAMES[(i * 7) % len(SURNAMES)]
+        zh_g, la_g = GIVEN_NAMES[(i * 11 + i // 25) % len(GIVEN_NAMES)]
         position = _POSITIONS[i % len(_POSITIONS)]
         region = DEMO_REGIONS[i % len(DEMO_REGIONS)][0]
         emp = f"E{10001 + i}"

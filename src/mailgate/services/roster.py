@@ -7,26 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailgate.domain.access import Actor, Permission
-from mailgate.domain.directory import RosterEntry
+from mailgate.domain.directory import ROSTER_MUTABLE_FIELDS, RosterEntry
 from mailgate.domain.ports import Clock, UnitOfWorkFactory
 from mailgate.domain.roster import RejectedRow, RosterRow, decode_csv, parse_roster
 from mailgate.services.audit import record
 from mailgate.services.organisations import ensure_unit_path, org_by_slug
 
 Progress = Callable[[int, int], None]
-_COMPARED = (
-    "name_zh",
-    "name_latin",
-    "org_unit_id",
-    "position_id",
-    "region_id",
-    "employment_type",
-    "supervisor_employee_id",
-    "mobile",
-    "status",
-    "start_date",
-    "end_date",
-)
+_COMPARED = ROSTER_MUTABLE_FIELDS
 
 
 @dataclass(slots=True)

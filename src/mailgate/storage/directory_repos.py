@@ -11,7 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from mailgate.domain.directory import Domain, Organisation, OrgUnit, Position, Region, RosterEntry
+from mailgate.domain.directory import (
+    ROSTER_MUTABLE_FIELDS,
+    Domain,
+    Organisation,
+    OrgUnit,
+    Position,
+    Region,
+    RosterEntry,
+)
 from mailgate.domain.errors import Conflict
 from mailgate.storage import rows
 from mailgate.storage.tables import (
@@ -172,20 +180,7 @@ class SqlStructureRepo:
         return rows.region({"id": res.inserted_primary_key[0], **values})
 
 
-_ROSTER_UPDATABLE = (
-    "name_zh",
-    "name_latin",
-    "org_unit_id",
-    "position_id",
-    "region_id",
-    "employment_type",
-    "supervisor_employee_id",
-    "mobile",
-    "status",
-    "start_date",
-    "end_date",
-    "updated_at",
-)
+_ROSTER_UPDATABLE = (*ROSTER_MUTABLE_FIELDS, "updated_at")
 
 
 class SqlRosterRepo:
