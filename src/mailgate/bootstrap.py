@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,9 +13,13 @@ import uvicorn
 
 from mailgate.cli.main import build_cli
 from mailgate.domain.access import Actor
+from mailgate.domain.queue import RetryPolicy
+from mailgate.protocols.smtp import start_smtp
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
+from mailgate.services.dnsresolver import DnsResolver
 from mailgate.services.hashing import Argon2Hasher
+from mailgate.services.outbound import OutboundConfig, Relay, parse_relay
 from mailgate.settings import Settings
 from mailgate.storage.blobstore import FileBlobStore
 from mailgate.storage.database import Database, open_database
@@ -27,6 +32,29 @@ from mailgate.web.app import create_app
 def hasher_for(settings: Settings) -> Argon2Hasher:
     sec = settings.security
     return Argon2Hasher(sec.argon2_time_cost, sec.argon2_memory_kib, sec.argon2_parallelism)
+
+
+def outbound_config(settings: Settings) -> OutboundConfig:
+    o = settings.outbound
+    smarthost: Relay | None = None
+    if o.smarthost:
+        hop = parse_relay(o.smarthost, 587)
+        password = o.smarthost_password.get_secret_value() if o.smarthost_password else None
+        smarthost = Relay(hop.host, hop.port, o.smarthost_user, password, o.smarthost_require_tls)
+    return OutboundConfig(
+        hostname=o.hostname or settings.tls.hostname,
+        transport_map={d.lower(): parse_relay(t) for d, t in o.transport_map.items()},
+        smarthost=smarthost,
+        retry=RetryPolicy(
+            initial=timedelta(minutes=o.retry_initial_minutes),
+            factor=o.retry_factor,
+            ceiling=timedelta(minutes=o.retry_max_minutes),
+            max_age=timedelta(days=o.max_age_days),
+        ),
+        concurrency=o.concurrency,
+        timeout=o.timeout_seconds,
+        poll_interval=o.poll_seconds,
+    )
 
 
 @dataclass(slots=True)
@@ -61,6 +89,8 @@ class Runtime:
                 FileBlobStore(self.settings.data_dir / "blobs"),
                 session_idle=timedelta(minutes=self.settings.web.session_idle_minutes),
                 session_absolute=timedelta(hours=self.settings.web.session_absolute_hours),
+                outbound=outbound_config(self.settings),
+                dkim_selector=self.settings.outbound.dkim_selector,
             )
         finally:
             await db.dispose()
@@ -101,7 +131,23 @@ class Runtime:
             server = uvicorn.Server(config)
             if announce:
                 print(f"Mailgate web on http://{s.web.host}:{s.web.port}/", flush=True)
-            await server.serve()
+            smtp = await start_smtp(services, s)
+            if announce:
+                print(
+                    f"Mailgate SMTP on {s.smtp.host}: mx {smtp.port('mx')}, "
+                    f"submission {smtp.port('submission')}, "
+                    f"submissions {smtp.port('submissions')}",
+                    flush=True,
+                )
+            worker = services.outbound_worker(DnsResolver()) if s.outbound.enabled else None
+            relay = asyncio.create_task(worker.run()) if worker else None
+            try:
+                await server.serve()
+            finally:
+                await smtp.close()
+                if worker is not None and relay is not None:
+                    worker.stop()
+                    await relay
 
 
 def main() -> None:

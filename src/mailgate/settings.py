@@ -52,6 +52,86 @@ class SecuritySettings(BaseModel):
     argon2_parallelism: int = Field(default=4, ge=1)
 
 
+MIB = 1024 * 1024
+
+
+class SmtpSettings(BaseModel):
+    """The three SMTP listeners and their limits (docs/smtp.md). Port 0 picks a free port."""
+
+    host: str = "127.0.0.1"
+    mx_port: int = Field(default=2525, ge=0, le=65535)
+    submission_port: int = Field(default=2587, ge=0, le=65535)
+    submissions_port: int = Field(default=2465, ge=0, le=65535)
+    hostname: str | None = Field(
+        default=None, description="name in the greeting; default tls.hostname"
+    )
+    max_message_size: int = Field(default=25 * MIB, ge=1024)
+    max_recipients: int = Field(default=100, ge=1)
+    max_line_length: int = Field(default=4096, ge=1001, description="octets, CRLF included")
+    max_connections_per_ip: int = Field(default=50, ge=1)
+    command_timeout: float = Field(default=300.0, gt=0, description="seconds between commands")
+    data_timeout: float = Field(default=600.0, gt=0, description="seconds for a whole DATA")
+    submission_messages_per_hour: int = Field(default=300, ge=1)
+    submission_recipients_per_message: int = Field(default=50, ge=1)
+
+
+class ImapSettings(BaseModel):
+    """The IMAP listeners and their limits (docs/imap.md). Port 0 picks a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2143, ge=0, le=65535, description="STARTTLS")
+    tls_port: int = Field(default=2993, ge=0, le=65535, description="implicit TLS")
+    allow_plaintext_on_loopback: bool = Field(
+        default=False, description="offer LOGIN/AUTH without TLS to 127.0.0.1 and ::1"
+    )
+    max_line: int = Field(default=64 * 1024, ge=1024, description="octets of one command line")
+    max_literal: int = Field(default=50 * MIB, ge=1024, description="octets of one literal")
+    max_command: int = Field(default=64 * MIB, ge=2048, description="octets of one command")
+    max_bad_commands: int = Field(default=20, ge=1, description="BADs in a row, then BYE")
+    idle_timeout: float = Field(default=1800.0, gt=0, description="seconds in IDLE")
+    autologout: float = Field(default=1800.0, gt=0, description="seconds between commands")
+    login_timeout: float = Field(default=60.0, gt=0, description="seconds before LOGIN")
+    max_connections_per_ip: int = Field(default=50, ge=1)
+
+
+class Pop3Settings(BaseModel):
+    """The POP3 listeners and their limits (docs/pop3.md). Port 0 picks a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=2110, ge=0, le=65535, description="plain text with STLS")
+    tls_port: int = Field(default=2995, ge=0, le=65535, description="implicit TLS")
+    allow_plaintext_on_loopback: bool = Field(
+        default=False, description="offer USER/PASS/AUTH without TLS to 127.0.0.1 and ::1"
+    )
+    max_line_length: int = Field(default=4096, ge=512, description="octets, CRLF included")
+    idle_timeout: float = Field(default=600.0, gt=0, description="seconds between commands")
+    max_connections_per_ip: int = Field(default=20, ge=1)
+    max_bad_commands: int = Field(default=20, ge=1, description="errors, then disconnect")
+    max_auth_failures: int = Field(default=3, ge=1, description="failed logins, then disconnect")
+
+
+class OutboundSettings(BaseModel):
+    """Mail for remote recipients: next hops, retries, DKIM."""
+
+    enabled: bool = Field(default=True, description="Run the queue worker in 'mailgate serve'.")
+    hostname: str | None = Field(default=None, description="EHLO name; default tls.hostname")
+    transport_map: dict[str, str] = Field(
+        default_factory=dict, description="domain -> host:port, before smarthost and MX"
+    )
+    smarthost: str | None = Field(default=None, description="host:port for all other mail")
+    smarthost_user: str | None = None
+    smarthost_password: SecretStr | None = None
+    smarthost_require_tls: bool = True
+    retry_initial_minutes: float = Field(default=5, gt=0)
+    retry_factor: float = Field(default=2.0, ge=1)
+    retry_max_minutes: float = Field(default=240, gt=0)
+    max_age_days: float = Field(default=5, gt=0)
+    concurrency: int = Field(default=10, ge=1, le=500)
+    timeout_seconds: float = Field(default=60, gt=0)
+    poll_seconds: float = Field(default=30, gt=0)
+    dkim_selector: str = Field(default="mg2026", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -65,6 +145,10 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     tls: TlsSettings = TlsSettings()
     security: SecuritySettings = SecuritySettings()
+    outbound: OutboundSettings = OutboundSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    imap: ImapSettings = ImapSettings()
+    pop3: Pop3Settings = Pop3Settings()
 
     @field_validator("data_dir")
     @classmethod

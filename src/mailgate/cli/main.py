@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from mailgate import __version__
-from mailgate.cli import accounts, directory, routes, system
+from mailgate.cli import accounts, directory, mail, outbound, routes, system
 from mailgate.cli.runtime import CliState, RuntimeFactory
 
 
@@ -55,4 +55,6 @@ def build_cli(factory: RuntimeFactory) -> typer.Typer:
     directory.register(app)
     accounts.register(app)
     routes.register(app)
+    outbound.register(app)  # after directory: adds `domain dns`
+    mail.register(app)
     return app

@@ -26,7 +26,18 @@ from mailgate.domain.directory import (
     Region,
     RosterEntry,
 )
-from mailgate.domain.mail import HeaderFields, Mailbox, StoredMessage
+from mailgate.domain.mail import HeaderFields, Mailbox, SpecialUse, StoredMessage
+from mailgate.domain.mailbox import (
+    ChangeKind,
+    FolderStatus,
+    MessageMeta,
+    MessageState,
+    MessageText,
+    SearchCriteria,
+    Snapshot,
+    UidSet,
+)
+from mailgate.domain.queue import DkimKey, QueueItem, QueueRecipient
 
 
 class Clock(Protocol):
@@ -239,6 +250,8 @@ class NewMessage:
     keywords: list[str]
     internal_date: datetime
     headers: HeaderFields
+    text: MessageText | None = None  # for BODY/TEXT search, stored once per blob
+    enforce_quota: bool = False  # IMAP APPEND: raise QuotaExceeded instead of overfilling
 
 
 class MailRepo(Protocol):
@@ -272,6 +285,184 @@ class MailRepo(Protocol):
         ...
 
 
+class QueueRepo(Protocol):
+    """The outbound queue. A queued message holds one reference on its blob until released."""
+
+    async def add(
+        self,
+        mail_from: str,
+        blob_id: str,
+        size: int,
+        org_id: int | None,
+        created_at: datetime,
+        recipients: Sequence[tuple[str, str]],
+    ) -> int:
+        """Queue a message for (address, ascii domain) recipients, counting one reference on
+        the blob (creating its row if needed); returns the message id."""
+        ...
+
+    async def get(self, item_id: int) -> QueueItem | None: ...
+    async def due(self, now: datetime, limit: int) -> list[QueueItem]:
+        """Messages with a queued or deferred recipient whose next attempt is due, oldest first,
+        with all their recipients."""
+        ...
+
+    async def list(
+        self, org_ids: frozenset[int] | None, include_done: bool, offset: int, limit: int
+    ) -> tuple[list[QueueItem], int]: ...
+
+    async def update_recipients(self, recipients: Sequence[QueueRecipient]) -> None:
+        """Write state, attempts, next attempt, last error and status of each recipient."""
+        ...
+
+    async def release(self, item_id: int) -> bool:
+        """Drop the message's blob reference once (False when already released)."""
+        ...
+
+    async def delete(self, item_id: int) -> None:
+        """Remove the message and its recipients, releasing the blob reference if still held."""
+        ...
+
+
+class DkimKeyRepo(Protocol):
+    async def add(self, key: DkimKey) -> None:
+        """Raises Conflict when the domain already has a key with this selector."""
+        ...
+
+    async def for_domain(self, ascii_domain: str) -> DkimKey | None:
+        """The newest key of the domain."""
+        ...
+
+
+class Resolver(Protocol):
+    """DNS lookups for SPF, DKIM and MX. Names are A-labels without the trailing dot.
+
+    Each method returns [] when the name or the record type does not exist (NXDOMAIN, NODATA)
+    and raises OSError (TimeoutError included) when no answer could be had (SERVFAIL, timeout,
+    no server): callers turn that into a temporary failure.
+    """
+
+    async def txt(self, name: str) -> list[str]:
+        """Each TXT record with its strings joined."""
+        ...
+
+    async def a(self, name: str) -> list[str]: ...
+    async def aaaa(self, name: str) -> list[str]: ...
+    async def mx(self, name: str) -> list[tuple[int, str]]:
+        """(preference, exchange) pairs."""
+        ...
+
+
+class MailboxRepo(Protocol):
+    """The mail store as IMAP and POP3 sessions use it. Methods that change a mailbox expect
+    it locked first with `get(..., lock=True)` in the same unit of work (lock order: mailboxes
+    by ascending id, then blobs by id, then the account). UID sets come resolved (no `*`)."""
+
+    async def get(
+        self, account_id: int, mailbox_id: int, *, lock: bool = False
+    ) -> Mailbox | None: ...
+    async def by_name(
+        self, account_id: int, name: str, *, lock: bool = False
+    ) -> Mailbox | None: ...
+    async def subtree(self, account_id: int, name: str, *, lock: bool = False) -> list[Mailbox]:
+        """The folder `name` and the folders below it, by id."""
+        ...
+
+    async def statuses(
+        self, account_id: int, mailbox_id: int | None = None
+    ) -> list[FolderStatus]: ...
+    async def next_uidvalidity(self, account_id: int, at_least: int) -> int:
+        """A UIDVALIDITY no folder of the account had before, >= `at_least`."""
+        ...
+
+    async def create(
+        self,
+        account_id: int,
+        name: str,
+        special_use: SpecialUse | None,
+        uidvalidity: int,
+        *,
+        uidnext: int = 1,
+        highestmodseq: int = 1,
+    ) -> int: ...
+    async def delete(self, account_id: int, mailbox_id: int) -> None:
+        """Remove the folder and its messages, releasing blob references and quota."""
+        ...
+
+    async def rename(self, mailbox_id: int, name: str, uidvalidity: int) -> None: ...
+    async def transfer_all(self, source: Mailbox, target_id: int) -> None:
+        """Move every message to the empty `target_id` keeping UIDs; tombstones in source."""
+        ...
+
+    async def set_subscribed(self, mailbox_id: int, subscribed: bool) -> None: ...
+    async def snapshot(self, account_id: int, mailbox_id: int) -> Snapshot | None: ...
+    async def states(self, mailbox_id: int, uids: UidSet | None) -> list[tuple[int, MessageState]]:
+        """(message id, state) in UID order."""
+        ...
+
+    async def bump_modseq(self, mailbox_id: int) -> int: ...
+    async def write_states(
+        self, rows: Sequence[tuple[int, int, tuple[str, ...]]], modseq: int
+    ) -> None:
+        """Set (message id, flags, keywords) and `modseq`."""
+        ...
+
+    async def metadata(self, mailbox_id: int, uids: UidSet | None) -> list[MessageMeta]: ...
+    async def cache_mime(self, account_id: int, message_ids: Sequence[int], mime: str) -> None:
+        """Store the structure (JSON) on those of the messages the account owns."""
+        ...
+
+    async def expunge(
+        self, account_id: int, mailbox_id: int, uids: UidSet | None, only_deleted: bool
+    ) -> list[int]:
+        """Remove messages, leave tombstones, release blobs and quota; the removed UIDs."""
+        ...
+
+    async def copy(
+        self, account_id: int, source_id: int, target_id: int, uids: UidSet, enforce_quota: bool
+    ) -> list[tuple[int, int]]:
+        """(source uid, new uid) pairs. Raises QuotaExceeded when enforced and full."""
+        ...
+
+    async def changes(
+        self, mailbox_id: int, since: int, uids: UidSet | None
+    ) -> tuple[list[MessageState], list[int]]: ...
+    async def usage(self, account_id: int) -> tuple[int, int, int]:
+        """(quota bytes, used bytes, message count)."""
+        ...
+
+    async def listing(self, mailbox_id: int) -> list[tuple[int, int, str]]:
+        """(uid, size, blob id) in UID order."""
+        ...
+
+    async def search(self, mailbox_id: int, criteria: SearchCriteria) -> list[int]: ...
+
+
+class MailboxSubscription(Protocol):
+    """Change notifications for one mailbox, for one session (IDLE, NOOP after others' work)."""
+
+    async def wait(self) -> set[ChangeKind]:
+        """The kinds of changes since the last call, waiting until there is one; never touches
+        the database. Cancellation-safe: bound it with `asyncio.timeout` (nothing is lost)."""
+        ...
+
+    def pending(self) -> set[ChangeKind]:
+        """The changes since the last call, without waiting."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MailboxEvents(Protocol):
+    """A notification bus: in-process now, PostgreSQL LISTEN/NOTIFY across nodes later."""
+
+    def publish(self, mailbox_id: int, kind: ChangeKind) -> None:
+        """Tell the mailbox's subscribers; called after the change committed."""
+        ...
+
+    def subscribe(self, mailbox_id: int) -> MailboxSubscription: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without commit rolls back."""
 
@@ -288,6 +479,9 @@ class UnitOfWork(Protocol):
     web_sessions: WebSessionRepo
     api_tokens: ApiTokenRepo
     mail: MailRepo
+    queue: QueueRepo
+    dkim: DkimKeyRepo
+    mailboxes: MailboxRepo
 
     async def commit(self) -> None: ...
     async def __aenter__(self) -> UnitOfWork: ...

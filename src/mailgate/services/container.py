@@ -5,14 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mailgate.domain.ports import BlobStore, Clock, PasswordHasher, UnitOfWorkFactory
+from mailgate.domain.ports import BlobStore, Clock, PasswordHasher, Resolver, UnitOfWorkFactory
 from mailgate.services.accounts import AccountService
 from mailgate.services.audit import AuditService
+from mailgate.services.authentication import AuthenticationService
 from mailgate.services.delivery import DeliveryService
+from mailgate.services.dkim import DEFAULT_SELECTOR, DkimService
+from mailgate.services.events import InProcessEvents
 from mailgate.services.groupcommit import GroupCommitter
 from mailgate.services.identity import IdentityService
+from mailgate.services.mailboxes import MailboxService
 from mailgate.services.mailstore import MailStoreService
 from mailgate.services.organisations import OrganisationService
+from mailgate.services.outbound import OutboundConfig, OutboundService
+from mailgate.services.relay import OutboundWorker
 from mailgate.services.roster import RosterService
 from mailgate.services.routes import RouteService
 from mailgate.services.setup import SetupService
@@ -29,6 +35,11 @@ class Services:
     setup: SetupService
     delivery: DeliveryService
     mailstore: MailStoreService
+    authentication: AuthenticationService
+    outbound: OutboundService
+    dkim: DkimService
+    mailboxes: MailboxService
+    events: InProcessEvents
 
     @classmethod
     def build(
@@ -40,11 +51,17 @@ class Services:
         *,
         session_idle: timedelta = timedelta(minutes=30),
         session_absolute: timedelta = timedelta(hours=12),
+        outbound: OutboundConfig | None = None,
+        dkim_selector: str = DEFAULT_SELECTOR,
     ) -> Services:
-        orgs = OrganisationService(uow, clock)
+        dkim = DkimService(uow, clock, dkim_selector)
+        orgs = OrganisationService(uow, clock, dkim)
         accounts = AccountService(uow, clock, hasher)
         routes = RouteService(uow, clock)
         roster = RosterService(uow, clock)
+        events = InProcessEvents()
+        # One committer for delivery and APPEND, so both share group commits.
+        committer = GroupCommitter(uow, events=events)
         return cls(
             organisations=orgs,
             accounts=accounts,
@@ -53,6 +70,16 @@ class Services:
             audit=AuditService(uow, clock),
             identity=IdentityService(uow, clock, hasher, session_idle, session_absolute),
             setup=SetupService(uow, orgs, accounts, roster),
-            delivery=DeliveryService(uow, clock, blobs, GroupCommitter(uow)),
+            delivery=DeliveryService(uow, clock, blobs, committer),
             mailstore=MailStoreService(uow, clock, blobs),
+            authentication=AuthenticationService(uow, clock, hasher),
+            outbound=OutboundService(uow, clock, blobs, dkim, outbound or OutboundConfig()),
+            dkim=dkim,
+            mailboxes=MailboxService(uow, clock, blobs, committer, events),
+            events=events,
         )
+
+    def outbound_worker(self, resolver: Resolver | None = None) -> OutboundWorker:
+        """The background worker that empties the outbound queue (`resolver` for MX lookups)."""
+        o = self.outbound
+        return OutboundWorker(o.uow, o.clock, o.blobs, self.delivery, o, resolver)

@@ -16,6 +16,7 @@ from mailgate.domain.mail import header_fields
 from mailgate.domain.names import Address
 from mailgate.domain.ports import BlobStore, Clock, NewMessage, UnitOfWork, UnitOfWorkFactory
 from mailgate.services.groupcommit import GroupCommitter
+from mailgate.services.textindex import searchable_text
 
 MAX_EXPANSION_DEPTH = 8
 # States whose mailbox still receives: a pending account gets its welcome mail, a locked or
@@ -167,8 +168,9 @@ class DeliveryService:
             inboxes = await uow.mail.inbox_ids(sorted(set(account_ids)))
         now = self.clock.now()
         headers = header_fields(message)
+        text = await searchable_text(message)
         items = [
-            NewMessage(inbox, account, blob_id, len(message), 0, [], now, headers)
+            NewMessage(inbox, account, blob_id, len(message), 0, [], now, headers, text)
             for account, inbox in sorted(inboxes.items())
         ]
         await self.committer.append(items)

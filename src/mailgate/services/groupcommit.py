@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from mailgate.domain.ports import NewMessage, UnitOfWorkFactory
+from mailgate.domain.mailbox import ChangeKind
+from mailgate.domain.ports import MailboxEvents, NewMessage, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 Placement = list[tuple[int, int]]
 
 
 class GroupCommitter:
-    def __init__(self, uow: UnitOfWorkFactory, max_batch: int = 500) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, max_batch: int = 500, events: MailboxEvents | None = None
+    ) -> None:
         self._uow = uow
+        self._events = events  # told about every mailbox that got messages, after the commit
         self._max_batch = max_batch
         self._pending: list[tuple[list[NewMessage], asyncio.Future[Placement]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -40,6 +44,9 @@ class GroupCommitter:
             await uow.commit()
         self.batches += 1
         self.committed += len(items)
+        if self._events is not None:
+            for mailbox_id in sorted({box for box, _ in placed}):
+                self._events.publish(mailbox_id, ChangeKind.APPENDED)
         return placed
 
     async def _drain(self) -> None:

@@ -19,6 +19,7 @@ from mailgate.domain.errors import Conflict, InvalidInput, NotFound
 from mailgate.domain.names import DomainName
 from mailgate.domain.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from mailgate.services.audit import record
+from mailgate.services.dkim import DkimService
 
 LANGUAGES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_QUOTA = 2 * 1024**3
@@ -70,6 +71,7 @@ async def ensure_unit_path(uow: UnitOfWork, org_id: int, path: str, cache: dict[
 class OrganisationService:
     uow: UnitOfWorkFactory
     clock: Clock
+    dkim: DkimService | None = None  # when set, every new domain gets a DKIM signing key
 
     async def create(
         self,
@@ -151,12 +153,17 @@ class OrganisationService:
 
     async def add_domain(self, actor: Actor, slug: str, name: str) -> Domain:
         parsed = DomainName.parse(name)
+        key = await self.dkim.new_key(parsed.ascii) if self.dkim else None
         async with self.uow() as uow:
             org = await org_by_slug(uow, actor, slug, Permission.DOMAIN_MANAGE)
             existing = await uow.domains.by_name(parsed.ascii)
             if existing is not None:
                 raise Conflict(f"the domain {parsed.unicode} is already registered")
             domain = await uow.domains.add(parsed.ascii, parsed.unicode, org.id)
+            summary = {"unicode": parsed.unicode}
+            if key is not None:
+                await uow.dkim.add(key)
+                summary["dkim_selector"] = key.selector
             await record(
                 uow,
                 self.clock,
@@ -164,7 +171,7 @@ class OrganisationService:
                 "domain.add",
                 f"domain:{parsed.ascii}",
                 org.id,
-                {"unicode": parsed.unicode},
+                summary,
             )
             await uow.commit()
         return domain

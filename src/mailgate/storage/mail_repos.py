@@ -14,9 +14,11 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailgate.domain.errors import QuotaExceeded
 from mailgate.domain.mail import HeaderFields, Mailbox, SpecialUse, StoredMessage
+from mailgate.domain.mailbox import MessageText
 from mailgate.domain.ports import NewMessage
-from mailgate.storage.tables import accounts, blobs, mailboxes, messages
+from mailgate.storage.tables import accounts, blob_texts, blobs, mailboxes, messages
 
 
 def _mailbox(r: Mapping[Any, Any]) -> Mailbox:
@@ -101,7 +103,8 @@ class SqlMailRepo:
     async def _add_blob_refs(self, counts: Counter[str], sizes: dict[str, int]) -> None:
         now = datetime.now(UTC)
         rows = [
-            {"id": b, "size": sizes[b], "refcount": n, "created_at": now} for b, n in counts.items()
+            {"id": b, "size": sizes[b], "refcount": n, "created_at": now}
+            for b, n in sorted(counts.items())  # one lock order for every writer
         ]
         dialect = self.conn.dialect.name
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(blobs)
@@ -162,13 +165,41 @@ class SqlMailRepo:
             Counter(i.blob_id for i in items), {i.blob_id: i.size for i in items}
         )
         await self.conn.execute(messages.insert(), rows)
-        await self.conn.execute(
-            update(accounts)
-            .where(accounts.c.id == bindparam("b_id"))
-            .values(quota_used=accounts.c.quota_used + bindparam("b_delta")),
-            [{"b_id": a, "b_delta": d} for a, d in usage.items()],
-        )
+        texts = {i.blob_id: i.text for i in items if i.text is not None}
+        if texts:
+            await self._add_texts(texts)
+        enforced = {i.account_id for i in items if i.enforce_quota}
+        if enforced:
+            await self._charge_checked(usage, enforced)
+        else:
+            await self.conn.execute(
+                update(accounts)
+                .where(accounts.c.id == bindparam("b_id"))
+                .values(quota_used=accounts.c.quota_used + bindparam("b_delta")),
+                [{"b_id": a, "b_delta": d} for a, d in usage.items()],
+            )
         return placed
+
+    async def _add_texts(self, texts: Mapping[str, MessageText]) -> None:
+        dialect = self.conn.dialect.name
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(blob_texts)
+        await self.conn.execute(
+            ins.on_conflict_do_nothing(index_elements=[blob_texts.c.blob_id]),
+            [{"blob_id": b, "head": t.head, "body": t.body} for b, t in sorted(texts.items())],
+        )
+
+    async def _charge_checked(self, usage: Mapping[int, int], enforced: set[int]) -> None:
+        """Count usage; raises QuotaExceeded when an enforced account went over its quota."""
+        for account_id, delta in sorted(usage.items()):
+            stmt = (
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(quota_used=accounts.c.quota_used + delta)
+                .returning(accounts.c.quota_used, accounts.c.quota)
+            )
+            used, quota = (await self.conn.execute(stmt)).one()
+            if account_id in enforced and used > quota:
+                raise QuotaExceeded("the mailbox is full")
 
     async def messages(
         self, mailbox_id: int, offset: int, limit: int

@@ -162,6 +162,9 @@ accounts = Table(
     Column("skipped_first_login", Boolean, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("quota_used", BigInteger, nullable=False, server_default="0"),
+    # The last UIDVALIDITY handed to a folder of this account: a re-created or renamed folder
+    # never gets a value it had before (RFC 9051 2.3.1.1).
+    Column("uidvalidity_seq", BigInteger, nullable=False, server_default="0"),
     Index(None, "org_id", "state"),
 )
 
@@ -295,7 +298,79 @@ messages = Table(
     Column("cc", String(1000), nullable=False),
     Column("message_id", String(250), nullable=False),
     Column("date", TS, nullable=True),
+    # MIME structure (JSON) cached by the IMAP server for BODYSTRUCTURE; None until computed.
+    Column("mime", Text, nullable=True),
     UniqueConstraint("mailbox_id", "uid"),
     Index(None, "mailbox_id", "modseq"),
     Index(None, "blob_id"),
+)
+
+# Tombstones of expunged messages for QRESYNC (VANISHED (EARLIER)); a UID is never reused
+# within a UIDVALIDITY, so (mailbox, uid) is unique.
+vanished = Table(
+    "vanished",
+    metadata,
+    Column("mailbox_id", ID, ForeignKey("mailboxes.id", ondelete="CASCADE"), primary_key=True),
+    Column("uid", BigInteger, primary_key=True),
+    Column("modseq", BigInteger, nullable=False),
+    Index(None, "mailbox_id", "modseq"),
+)
+
+# Decoded, case-folded text of a body for BODY/TEXT search, one row per blob (copies share it).
+blob_texts = Table(
+    "blob_texts",
+    metadata,
+    Column("blob_id", String(64), ForeignKey("blobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("head", Text, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+# --- outbound ---------------------------------------------------------------------------------
+
+# A message waiting to leave: its body is a blob this row holds one reference on until
+# `released` (every recipient delivered or bounced, or the message deleted).
+outbound_messages = Table(
+    "outbound_messages",
+    metadata,
+    _id(),
+    Column("mail_from", String(320), nullable=False),
+    Column("blob_id", String(64), ForeignKey("blobs.id"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("org_id", ID, ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("released", Boolean, nullable=False),
+    Index(None, "org_id"),
+)
+
+outbound_recipients = Table(
+    "outbound_recipients",
+    metadata,
+    _id(),
+    Column(
+        "message_id",
+        ID,
+        ForeignKey("outbound_messages.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("address", String(320), nullable=False),
+    Column("domain", String(253), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("last_error", String(500), nullable=False),
+    Column("status", String(16), nullable=False),
+    Index(None, "state", "next_attempt_at"),
+)
+
+dkim_keys = Table(
+    "dkim_keys",
+    metadata,
+    _id(),
+    Column("domain_id", ID, ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    Column("selector", String(63), nullable=False),
+    Column("private_key", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("domain_id", "selector"),
 )

@@ -22,6 +22,8 @@ from mailgate.storage.directory_repos import (
     SqlStructureRepo,
 )
 from mailgate.storage.mail_repos import SqlMailRepo
+from mailgate.storage.mailbox_repos import SqlMailboxRepo
+from mailgate.storage.queue_repos import SqlDkimKeyRepo, SqlQueueRepo
 from mailgate.storage.system_repos import SqlApiTokenRepo, SqlAuditRepo, SqlWebSessionRepo
 
 
@@ -42,6 +44,9 @@ class SqlUnitOfWork:
     web_sessions: ports.WebSessionRepo
     api_tokens: ports.ApiTokenRepo
     mail: ports.MailRepo
+    queue: ports.QueueRepo
+    dkim: ports.DkimKeyRepo
+    mailboxes: ports.MailboxRepo
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -64,6 +69,9 @@ class SqlUnitOfWork:
         self.web_sessions = SqlWebSessionRepo(conn)
         self.api_tokens = SqlApiTokenRepo(conn)
         self.mail = SqlMailRepo(conn)
+        self.queue = SqlQueueRepo(conn)
+        self.dkim = SqlDkimKeyRepo(conn)
+        self.mailboxes = SqlMailboxRepo(conn)
         return self
 
     async def commit(self) -> None:
