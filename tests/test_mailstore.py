@@ -200,3 +200,31 @@ def test_header_fields_decode_rfc2047_and_survive_garbage() -> None:
     assert h.from_.startswith("张伟")
     assert h.date is None
     assert header_fields(b"\xff\xfe garbage without headers").subject == ""
+
+
+async def test_directory_changes_reach_the_delivery_cache_at_once(
+    acme: Services, root: Actor
+) -> None:
+    d = acme.delivery
+    assert (await d.resolve("wang.wei@acme.test", None)).verdict is RecipientVerdict.LOCAL
+    assert (await d.resolve("later@acme.test", None)).verdict is RecipientVerdict.UNKNOWN
+    hits = d.cache.hits
+    assert (await d.resolve("wang.wei@acme.test", None)).verdict is RecipientVerdict.LOCAL
+    assert d.cache.hits > hits  # the second lookup came from the cache
+    await acme.accounts.change_state(root, "wang.wei@acme.test", AccountAction.DISABLE)
+    assert (await d.resolve("wang.wei@acme.test", None)).verdict is RecipientVerdict.DISABLED
+    await acme.routes.add_alias(root, "later@acme.test", ["li.na@acme.test"])
+    assert (await d.resolve("later@acme.test", None)).verdict is RecipientVerdict.LOCAL
+
+
+async def test_a_mailbox_filled_by_this_process_is_full_at_once(
+    acme: Services, root: Actor
+) -> None:
+    await acme.accounts.create(
+        root, "small@acme.test", password=PW, skip_first_login=True, quota=2000
+    )
+    d = acme.delivery
+    first = await d.resolve("small@acme.test", None)
+    assert first.verdict is RecipientVerdict.LOCAL  # usage now cached
+    await d.deliver("a@example.org", first.account_ids, message(body="y" * 1990))
+    assert (await d.resolve("small@acme.test", None)).verdict is RecipientVerdict.OVER_QUOTA

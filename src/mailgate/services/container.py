@@ -10,6 +10,7 @@ from mailgate.services.accounts import AccountService
 from mailgate.services.audit import AuditService
 from mailgate.services.authentication import AuthenticationService
 from mailgate.services.delivery import DeliveryService
+from mailgate.services.dircache import BumpingUnitOfWorkFactory, DirectoryCache
 from mailgate.services.dkim import DEFAULT_SELECTOR, DkimService
 from mailgate.services.events import InProcessEvents
 from mailgate.services.groupcommit import GroupCommitter
@@ -54,10 +55,13 @@ class Services:
         outbound: OutboundConfig | None = None,
         dkim_selector: str = DEFAULT_SELECTOR,
     ) -> Services:
+        # Services that change the directory clear the delivery path's lookup cache on commit.
+        cache = DirectoryCache()
+        directory_uow = BumpingUnitOfWorkFactory(uow, cache)
         dkim = DkimService(uow, clock, dkim_selector)
-        orgs = OrganisationService(uow, clock, dkim)
-        accounts = AccountService(uow, clock, hasher)
-        routes = RouteService(uow, clock)
+        orgs = OrganisationService(directory_uow, clock, dkim)
+        accounts = AccountService(directory_uow, clock, hasher)
+        routes = RouteService(directory_uow, clock)
         roster = RosterService(uow, clock)
         events = InProcessEvents()
         # One committer for delivery and APPEND, so both share group commits.
@@ -70,7 +74,7 @@ class Services:
             audit=AuditService(uow, clock),
             identity=IdentityService(uow, clock, hasher, session_idle, session_absolute),
             setup=SetupService(uow, orgs, accounts, roster),
-            delivery=DeliveryService(uow, clock, blobs, committer),
+            delivery=DeliveryService(uow, clock, blobs, committer, cache),
             mailstore=MailStoreService(uow, clock, blobs),
             authentication=AuthenticationService(uow, clock, hasher),
             outbound=OutboundService(uow, clock, blobs, dkim, outbound or OutboundConfig()),

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import cast
 
 from mailgate.domain.directory import AccountState, Group, GroupSendPolicy
 from mailgate.domain.errors import InvalidInput
 from mailgate.domain.mail import header_fields
 from mailgate.domain.names import Address
 from mailgate.domain.ports import BlobStore, Clock, NewMessage, UnitOfWork, UnitOfWorkFactory
+from mailgate.services.dircache import MISSING, AccountEntry, DirectoryCache, Entry, ListEntry
 from mailgate.services.groupcommit import GroupCommitter
 from mailgate.services.textindex import searchable_text
 
 MAX_EXPANSION_DEPTH = 8
+QUOTA_TTL = 1.0
 # States whose mailbox still receives: a pending account gets its welcome mail, a locked or
 # suspended one keeps receiving while the person sorts things out.
 RECEIVING_STATES = frozenset(
@@ -68,22 +71,66 @@ def _may_send_to_group(group: Group, sender: Address | None, sender_org: int | N
     return sender.key in {Address.parse(m).key for m in group.moderators}
 
 
+class _Reader:
+    """A read-only unit of work opened only when the cache cannot answer."""
+
+    def __init__(self, factory: UnitOfWorkFactory) -> None:
+        self._factory = factory
+        self._uow: UnitOfWork | None = None
+
+    async def get(self) -> UnitOfWork:
+        if self._uow is None:
+            uow = self._factory(write=False)
+            self._uow = await uow.__aenter__()
+        return self._uow
+
+    async def close(self) -> None:
+        if self._uow is not None:
+            await self._uow.__aexit__(None, None, None)
+            self._uow = None
+
+
 @dataclass(slots=True)
 class DeliveryService:
     uow: UnitOfWorkFactory
     clock: Clock
     blobs: BlobStore
     committer: GroupCommitter
+    cache: DirectoryCache = field(default_factory=DirectoryCache)
 
-    async def _sender_org(self, uow: UnitOfWork, sender: Address | None) -> int | None:
-        if sender is None:
-            return None
-        domain = await uow.domains.by_name(sender.domain.ascii)
-        return domain.org_id if domain else None
+    async def _domain_org(self, reader: _Reader, ascii_domain: str) -> int | None:
+        """The organisation owning `ascii_domain`, or None when it is not ours."""
+        cached = self.cache.get("domain", ascii_domain)
+        if cached is not MISSING:
+            return cast(int | None, cached)
+        domain = await (await reader.get()).domains.by_name(ascii_domain)
+        org = domain.org_id if domain else None
+        self.cache.put("domain", ascii_domain, org)
+        return org
+
+    async def _entry(self, reader: _Reader, key: str) -> Entry:
+        cached = self.cache.get("address", key)
+        if cached is not MISSING:
+            return cast(Entry, cached)
+        uow = await reader.get()
+        kind = await uow.addresses.kind_of(key)
+        entry: Entry = None
+        if kind == "account":
+            account = await uow.accounts.by_key(key)
+            if account is not None:
+                entry = AccountEntry(account.id, account.state in RECEIVING_STATES)
+        elif kind == "alias":
+            alias = await uow.aliases.by_key(key)
+            entry = ListEntry(tuple(alias.targets)) if alias else None
+        elif kind == "group":
+            group = await uow.groups.by_key(key)
+            entry = ListEntry(tuple(group.members), group) if group else None
+        self.cache.put("address", key, entry)
+        return entry
 
     async def _expand(
         self,
-        uow: UnitOfWork,
+        reader: _Reader,
         address: Address,
         sender: Address | None,
         sender_org: int | None,
@@ -95,33 +142,25 @@ class DeliveryService:
         if address.key in seen or depth > MAX_EXPANSION_DEPTH:
             return True
         seen.add(address.key)
-        if await uow.domains.by_name(address.domain.ascii) is None:
+        if await self._domain_org(reader, address.domain.ascii) is None:
             out.remote.append(str(address))
             return True
-        kind = await uow.addresses.kind_of(address.key)
-        if kind == "account":
-            account = await uow.accounts.by_key(address.key)
-            if account is None or account.state not in RECEIVING_STATES:
-                out.disabled = True
-            else:
-                out.accounts.add(account.id)
-            return True
-        targets: list[str] = []
-        if kind == "alias":
-            alias = await uow.aliases.by_key(address.key)
-            targets = alias.targets if alias else []
-        elif kind == "group":
-            group = await uow.groups.by_key(address.key)
-            if group is None:
-                return False
-            if not _may_send_to_group(group, sender, sender_org):
-                out.denied = True
-                return True
-            targets = group.members
-        else:
+        entry = await self._entry(reader, address.key)
+        if entry is None:
             return False
-        for target in targets:
-            await self._expand(uow, Address.parse(target), sender, sender_org, out, seen, depth + 1)
+        if isinstance(entry, AccountEntry):
+            if entry.receiving:
+                out.accounts.add(entry.account_id)
+            else:
+                out.disabled = True
+            return True
+        if entry.group is not None and not _may_send_to_group(entry.group, sender, sender_org):
+            out.denied = True
+            return True
+        for target in entry.targets:
+            await self._expand(
+                reader, Address.parse(target), sender, sender_org, out, seen, depth + 1
+            )
         return True
 
     async def resolve(
@@ -136,25 +175,66 @@ class DeliveryService:
             sender_addr = Address.parse(sender) if sender else None
         except InvalidInput:
             sender_addr = None
-        async with self.uow(write=False) as uow:
-            if await uow.domains.by_name(address.domain.ascii) is None:
+        reader = _Reader(self.uow)
+        try:
+            if await self._domain_org(reader, address.domain.ascii) is None:
                 return Resolution(RecipientVerdict.REMOTE, remote=[str(address)])
             out = _Expansion()
-            sender_org = await self._sender_org(uow, sender_addr)
-            if not await self._expand(uow, address, sender_addr, sender_org, out, set(), 0):
+            sender_org = (
+                await self._domain_org(reader, sender_addr.domain.ascii) if sender_addr else None
+            )
+            if not await self._expand(reader, address, sender_addr, sender_org, out, set(), 0):
                 return Resolution(RecipientVerdict.UNKNOWN)
             if out.denied and not out.accounts:
                 return Resolution(RecipientVerdict.NOT_ALLOWED)
             if not out.accounts and not out.remote:
                 return Resolution(RecipientVerdict.DISABLED)
             if out.accounts:
-                quotas = await uow.mail.quota(sorted(out.accounts))
+                quotas = await self._quotas(reader, sorted(out.accounts))
                 full = {a for a, (quota, used) in quotas.items() if used + declared_size > quota}
                 if full and len(out.accounts) == 1 and not out.remote:
                     return Resolution(RecipientVerdict.OVER_QUOTA)
                 # A list keeps delivering to its members with room; the full ones miss out.
                 out.accounts -= full
+        finally:
+            await reader.close()
         return Resolution(RecipientVerdict.LOCAL, sorted(out.accounts), out.remote)
+
+    async def _quotas(self, reader: _Reader, account_ids: list[int]) -> dict[int, tuple[int, int]]:
+        """(quota, used) per account. Usage is cached for QUOTA_TTL seconds and forgotten when
+        this service delivers to the account, so a mailbox this process fills is seen as full at
+        once; space freed elsewhere (an IMAP expunge) shows within QUOTA_TTL."""
+        found: dict[int, tuple[int, int]] = {}
+        missing: list[int] = []
+        for account_id in account_ids:
+            cached = self.cache.get("quota", account_id, QUOTA_TTL)
+            if cached is MISSING:
+                missing.append(account_id)
+            else:
+                found[account_id] = cast(tuple[int, int], cached)
+        if missing:
+            fresh = await (await reader.get()).mail.quota(missing)
+            for account_id, usage in fresh.items():
+                self.cache.put("quota", account_id, usage)
+            found.update(fresh)
+        return found
+
+    async def _inboxes(self, account_ids: list[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        missing: list[int] = []
+        for account_id in sorted(set(account_ids)):
+            cached = self.cache.get("inbox", account_id)
+            if cached is MISSING:
+                missing.append(account_id)
+            else:
+                found[account_id] = cast(int, cached)
+        if missing:
+            async with self.uow(write=False) as uow:
+                fresh = await uow.mail.inbox_ids(missing)
+            for account_id, inbox in fresh.items():
+                self.cache.put("inbox", account_id, inbox)
+            found.update(fresh)
+        return found
 
     async def deliver(self, mail_from: str, account_ids: list[int], data: bytes) -> int:
         """Store `data` (with a Return-Path added) in the INBOX of each account, durably.
@@ -164,8 +244,7 @@ class DeliveryService:
         """
         message = f"Return-Path: <{mail_from}>\r\n".encode() + data
         blob_id = await self.blobs.put(message)
-        async with self.uow(write=False) as uow:
-            inboxes = await uow.mail.inbox_ids(sorted(set(account_ids)))
+        inboxes = await self._inboxes(account_ids)
         now = self.clock.now()
         headers = header_fields(message)
         text = await searchable_text(message)
@@ -174,6 +253,8 @@ class DeliveryService:
             for account, inbox in sorted(inboxes.items())
         ]
         await self.committer.append(items)
+        for account in inboxes:
+            self.cache.forget("quota", account)
         # A garbage collection racing with this delivery may have removed an identical old
         # body between `put` and the commit; storing it again is a no-op when it is there.
         await self.blobs.put(message)

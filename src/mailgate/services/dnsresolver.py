@@ -14,6 +14,9 @@ class DnsResolver:
     def __init__(self, timeout: float = 5.0) -> None:
         self._resolver = dns.asyncresolver.Resolver()
         self._resolver.lifetime = timeout
+        # Answers (NXDOMAIN included) are kept for their TTL: SPF and DKIM checks ask the
+        # same few names for every message of a sender.
+        self._resolver.cache = dns.resolver.LRUCache(50_000)
 
     async def _query(self, name: str, rdtype: str) -> list[object]:
         try:

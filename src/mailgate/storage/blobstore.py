@@ -67,7 +67,12 @@ class FileBlobStore:
 
     async def put(self, data: bytes) -> str:
         blob_id = hashlib.sha256(data).hexdigest()
-        await asyncio.to_thread(self._put, data, blob_id)
+        try:
+            # Already stored (a copy, a retry, the check after a commit): refreshing its age is
+            # one metadata update, not worth a trip to a worker thread.
+            os.utime(self.path(blob_id))
+        except FileNotFoundError:
+            await asyncio.to_thread(self._put, data, blob_id)
         return blob_id
 
     def read(self, blob_id: str) -> bytes:

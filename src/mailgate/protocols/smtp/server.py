@@ -274,6 +274,17 @@ class MailgateSMTP(SMTP):
         except UnicodeDecodeError:
             return AuthResult(success=False, handled=False)
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd parses every path with the email package's RFC 5322 header parser, the
+        # costliest step of a transaction; the common plain `<local@domain>` needs none of it.
+        simple = wire.simple_path(arg)
+        if simple is not None and not (
+            self.local_part_limit and len(simple[0].rpartition("@")[0]) > self.local_part_limit
+        ):
+            return simple
+        address, rest = super()._getaddr(arg)
+        return address, rest
+
     # -- handler hooks (aiosmtpd calls these on its handler; ours is the server itself) ---
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

@@ -196,3 +196,18 @@ def received_header(info: ReceivedInfo) -> bytes:
     parts[-1] += ";"
     parts.append(format_datetime(info.when))
     return ("\r\n\t".join(parts) + "\r\n").encode("utf-8")
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_PATH = re.compile(
+    rf"\s*<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    rf"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)>\s*"
+)
+
+
+def simple_path(arg: str) -> tuple[str, str] | None:
+    """(address, rest) for a plain ASCII `<local@domain> params`, else None (full parser)."""
+    match = _SIMPLE_PATH.match(arg)
+    if match is None:
+        return None
+    return match.group(1), arg[match.end() :]
