@@ -65,6 +65,10 @@ def run_mailgate(args: argparse.Namespace, work: Path) -> tuple[float, int]:
         MAILGATE_SMTP__MX_PORT=str(port),
         MAILGATE_SMTP__SUBMISSION_PORT=str(free_port()),
         MAILGATE_SMTP__SUBMISSIONS_PORT=str(free_port()),
+        MAILGATE_IMAP__PORT="0",
+        MAILGATE_IMAP__TLS_PORT="0",
+        MAILGATE_POP3__PORT="0",
+        MAILGATE_POP3__TLS_PORT="0",
         MAILGATE_OUTBOUND__ENABLED="false",
     )
 

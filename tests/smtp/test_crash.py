@@ -85,6 +85,9 @@ def test_kill_9_loses_nothing_acknowledged(cli_env: dict[str, str], tmp_path: Pa
     env.update({f"MAILGATE_SMTP__{name}_PORT": str(port) for name, port in ports.items()})
     env["MAILGATE_SMTP__MAX_CONNECTIONS_PER_IP"] = "100"
     env["MAILGATE_WEB__PORT"] = str(free_port())
+    # IMAP and POP3 are not under test here: let them take any free port.
+    for name in ("IMAP__PORT", "IMAP__TLS_PORT", "POP3__PORT", "POP3__TLS_PORT"):
+        env[f"MAILGATE_{name}"] = "0"
     env["MAILGATE_OUTBOUND__ENABLED"] = "false"
     cli(env, "init", "--admin", "root@ops.test", "--password-stdin", stdin=PW + "\n")
     cli(env, "org", "create", "acme", "--name", "Acme")

@@ -184,4 +184,3 @@ class OutboundService:
                 {"mail_from": item.mail_from, "recipients": [r.address for r in item.recipients]},
             )
             await uow.commit()
-

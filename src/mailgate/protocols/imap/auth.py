@@ -1,0 +1,114 @@
+"""LOGIN and AUTHENTICATE (PLAIN, LOGIN; SASL-IR) and how an authentication decision becomes
+an IMAP reply (RFC 9051 6.2, RFC 4616, RFC 5530 response codes).
+
+Unknown user and wrong password give the same ``NO [AUTHENTICATIONFAILED]``.  Only when the
+password was right does the reply say why the account cannot be used, with the portal page
+where that is fixed.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from mailgate.services.authentication import (
+    AuthDecision,
+    AuthenticationService,
+    AuthProtocol,
+    AuthReason,
+)
+
+from . import response
+
+__all__ = ["SaslExchange", "decision_reply", "parse_plain", "refusal"]
+
+_FAILED = ("AUTHENTICATIONFAILED", "Authentication failed")
+_REFUSALS: dict[AuthReason, tuple[str, str]] = {
+    AuthReason.BAD_CREDENTIALS: _FAILED,
+    AuthReason.NOT_ACTIVATED: (
+        "CONTACTADMIN",
+        "Account not activated yet: complete your first sign-in at the portal page /activate",
+    ),
+    AuthReason.FIRST_LOGIN_PENDING: (
+        "CONTACTADMIN",
+        "First sign-in not completed: finish it at the portal page /activate",
+    ),
+    AuthReason.EXPIRED: (
+        "EXPIRED",
+        "Account expired: ask your administrator to extend it (portal page /account)",
+    ),
+    AuthReason.LOCKED: (
+        "AUTHORIZATIONFAILED",
+        "Account locked: contact your administrator (portal page /account)",
+    ),
+    AuthReason.SUSPENDED: (
+        "AUTHORIZATIONFAILED",
+        "Account suspended: contact your administrator (portal page /account)",
+    ),
+    AuthReason.DISABLED: (
+        "AUTHORIZATIONFAILED",
+        "Account disabled: contact your administrator (portal page /account)",
+    ),
+}
+
+
+def refusal(tag: str, reason: AuthReason) -> bytes:
+    code, text = _REFUSALS.get(reason, _FAILED)
+    return response.tagged(tag, "NO", text, code)
+
+
+def decision_reply(tag: str, decision: AuthDecision, capabilities: str) -> bytes:
+    if decision.allowed:
+        return response.tagged(tag, "OK", "Logged in", f"CAPABILITY {capabilities}")
+    return refusal(tag, decision.reason)
+
+
+def parse_plain(data: bytes) -> tuple[str, str] | None:
+    """RFC 4616 ``authzid NUL authcid NUL passwd``; an authzid other than the user is refused."""
+    parts = data.split(b"\x00")
+    if len(parts) != 3:
+        return None
+    try:
+        authz, user, password = (p.decode("utf-8") for p in parts)
+    except UnicodeDecodeError:
+        return None
+    if authz and authz != user:
+        return None
+    return user, password
+
+
+@dataclass(slots=True)
+class SaslExchange:
+    """An AUTHENTICATE in progress: which mechanism, and the user name for LOGIN."""
+
+    tag: str
+    mechanism: str
+    username: str | None = None
+
+    def first_challenge(self) -> bytes:
+        if self.mechanism == "LOGIN":
+            return b"+ " + base64.b64encode(b"Username:") + b"\r\n"
+        return b"+ \r\n"
+
+    def step(self, data: bytes) -> tuple[bytes | None, tuple[str, str] | None]:
+        """One client response -> (next challenge, or None) and credentials when complete.
+
+        Both None means the exchange failed (malformed response)."""
+        if self.mechanism == "PLAIN":
+            return None, parse_plain(data)
+        if self.username is None:
+            try:
+                self.username = data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None, None
+            return b"+ " + base64.b64encode(b"Password:") + b"\r\n", None
+        try:
+            return None, (self.username, data.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None, None
+
+
+async def authenticate(
+    service: AuthenticationService, user: str, password: str, client_ip: str
+) -> AuthDecision:
+    return await service.authenticate(user, password, AuthProtocol.IMAP, client_ip)
