@@ -14,6 +14,8 @@ import uvicorn
 from mailgate.cli.main import build_cli
 from mailgate.domain.access import Actor
 from mailgate.domain.queue import RetryPolicy
+from mailgate.protocols.imap.server import start_imap
+from mailgate.protocols.pop3 import start_pop3
 from mailgate.protocols.smtp import start_smtp
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
@@ -139,12 +141,28 @@ class Runtime:
                     f"submissions {smtp.port('submissions')}",
                     flush=True,
                 )
+            pop3 = await start_pop3(services, s)
+            if announce:
+                print(
+                    f"Mailgate POP3 on {s.pop3.host}: pop3 {pop3.port('pop3')}, "
+                    f"pop3s {pop3.port('pop3s')}",
+                    flush=True,
+                )
+            imap = await start_imap(services, s)
+            if announce:
+                print(
+                    f"Mailgate IMAP on {s.imap.host}: imap {imap.port('imap')} (STARTTLS), "
+                    f"imaps {imap.port('imaps')}",
+                    flush=True,
+                )
             worker = services.outbound_worker(DnsResolver()) if s.outbound.enabled else None
             relay = asyncio.create_task(worker.run()) if worker else None
             try:
                 await server.serve()
             finally:
+                await imap.close()
                 await smtp.close()
+                await pop3.close()
                 if worker is not None and relay is not None:
                     worker.stop()
                     await relay
