@@ -116,11 +116,19 @@ def _compared(name: str, query: str, root: MimePart) -> bool:
     return not (name == "edge_cases.eml" and query == "BODY.PEEK[4.HEADER]")
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("item", ["ENVELOPE", "BODYSTRUCTURE", "BODY"])
+# Dovecot counts a bare LF as CRLF; we report the bytes as stored (the issue wants messages
+# byte-identical), so for bare_lf.eml only the ENVELOPE is compared with Dovecot and the sizes
+# are checked against the stored bytes below.
+STRUCTURE_CASES = [
+    (name, item)
+    for name in NAMES
+    for item in ("ENVELOPE", "BODYSTRUCTURE", "BODY")
+    if name != "bare_lf.eml" or item == "ENVELOPE"
+]
+
+
+@pytest.mark.parametrize(("name", "item"), STRUCTURE_CASES)
 def test_structure_matches_dovecot(name: str, item: str) -> None:
-    if name == "bare_lf.eml" and item != "ENVELOPE":
-        pytest.skip("Dovecot counts bare LF as CRLF")
     raw = (DATA / name).read_bytes()
     root = index_message(raw)
     rendered = {
@@ -131,10 +139,18 @@ def test_structure_matches_dovecot(name: str, item: str) -> None:
     assert rendered == _item_value(base64.b64decode(EXPECTED[name][item]), item)
 
 
-@pytest.mark.parametrize("name", NAMES)
+def test_bare_lf_message_is_measured_as_stored() -> None:
+    raw = (DATA / "bare_lf.eml").read_bytes()
+    root = index_message(raw)
+    assert re.search(rb"[^\r]\n", raw)  # the sample really has bare line feeds
+    assert root.end == len(raw)
+    assert root.multipart and len(root.children) == 2
+    assert sum(child.size for child in root.children) < len(raw)
+    assert render_bodystructure(root).startswith(b"((")
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "bare_lf.eml"])
 def test_sections_match_dovecot(name: str) -> None:
-    if name == "bare_lf.eml":
-        pytest.skip("Dovecot serves bare LF as CRLF")
     raw = (DATA / name).read_bytes()
     root = index_message(raw)
     compared = 0
@@ -164,9 +180,9 @@ def _free_port() -> int:
 def dovecot_port() -> Iterator[int]:
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not Path(binary).exists():
-        pytest.skip("dovecot is not installed")
+        pytest.fail("dovecot is not installed: scripts/test.sh installs dovecot-imapd")
     if os.geteuid() != 0:
-        pytest.skip("the throw-away Dovecot is set up as root (mail owned by nobody)")
+        pytest.fail("the throw-away Dovecot needs root (mail owned by nobody): run as root")
     base = Path(tempfile.mkdtemp(prefix="mailgate-dovecot-"))
     base.chmod(0o755)
     port = _free_port()
@@ -218,7 +234,7 @@ service imap-login {{
             except OSError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.skip("the throw-away Dovecot did not start")
+                pytest.fail(f"the throw-away Dovecot did not start: see {base}/log")
             time.sleep(0.1)
         yield port
     finally:
