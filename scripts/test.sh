@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-python3}
 
 DEBIAN_PACKAGES=(
   python3-venv sqlite3 chromium swaks libnet-ssleay-perl libio-socket-ssl-perl msmtp
-  postfix dovecot-imapd dovecot-pop3d isync fetchmail getmail6
+  postfix dovecot-imapd dovecot-pop3d isync fetchmail getmail6 offlineimap3
 )
 if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
   missing=()
