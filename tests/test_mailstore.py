@@ -52,7 +52,7 @@ async def test_blob_store_is_content_addressed_and_durable_layout(tmp_path: Path
     second = await store.put(data)
     assert first == second and len(first) == 64
     path = store.path(first)
-    assert path.parent.parent.parent == tmp_path / "b"
+    assert path.parent.parent == tmp_path / "b" and path.parent.name == first[:2]
     assert path.read_bytes() == data
     assert [p.name for p in path.parent.iterdir()] == [first]  # no temporary files left
     with pytest.raises(NotFound):

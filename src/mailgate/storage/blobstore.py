@@ -1,6 +1,9 @@
 """A content-addressed blob store on the local filesystem.
 
-Layout: ROOT/ab/cd/abcd...64 hex. A blob is written to a temporary file in its shard
+Layout: ROOT/ab/abcd...64 hex: 256 shard directories, created once, so that writing a blob
+needs one directory fsync (its shard) rather than creating and syncing new directories most of
+the time, as two levels (65,536 directories) did. ext4's hashed directories keep lookups fast
+with millions of files per shard. A blob is written to a temporary file in its shard
 directory, fsynced, renamed into place and the directory fsynced, so a blob either exists whole
 or not at all, and exists durably once `put` returns. Identical bodies are stored once; storing
 one again refreshes its modification time, which the garbage collector respects.
@@ -36,7 +39,7 @@ class FileBlobStore:
     def path(self, blob_id: str) -> Path:
         if len(blob_id) != 64 or not set(blob_id) <= _HEX:
             raise NotFound(f"no blob {blob_id[:80]!r}")
-        return self.root / blob_id[:2] / blob_id[2:4] / blob_id
+        return self.root / blob_id[:2] / blob_id
 
     def _put(self, data: bytes, blob_id: str) -> None:
         final = self.path(blob_id)
@@ -62,7 +65,6 @@ class FileBlobStore:
         os.replace(tmp, final)
         _fsync_dir(shard)
         if new_dirs:
-            _fsync_dir(shard.parent)
             _fsync_dir(self.root)
 
     async def put(self, data: bytes) -> str:
@@ -96,20 +98,19 @@ class FileBlobStore:
         def scan() -> list[str]:
             limit = time.time() - seconds
             found: list[str] = []
-            for first in self.root.iterdir():
-                if not first.is_dir():
+            for shard in self.root.iterdir():
+                if not shard.is_dir():
                     continue
-                for second in first.iterdir():
-                    for entry in second.iterdir():
-                        try:
-                            old = entry.stat().st_mtime < limit
-                        except FileNotFoundError:
-                            continue
-                        if entry.name.startswith(".tmp-"):
-                            if old:
-                                entry.unlink(missing_ok=True)
-                        elif old:
-                            found.append(entry.name)
+                for entry in shard.iterdir():
+                    try:
+                        old = entry.stat().st_mtime < limit
+                    except FileNotFoundError:
+                        continue
+                    if entry.name.startswith(".tmp-"):
+                        if old:
+                            entry.unlink(missing_ok=True)
+                    elif old:
+                        found.append(entry.name)
             return found
 
         return await asyncio.to_thread(scan)
