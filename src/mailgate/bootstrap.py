@@ -14,12 +14,14 @@ import uvicorn
 from mailgate.cli.main import build_cli
 from mailgate.domain.access import Actor
 from mailgate.domain.queue import RetryPolicy
+from mailgate.domain.security import ThrottlePolicy
 from mailgate.protocols.imap.server import start_imap
 from mailgate.protocols.pop3 import start_pop3
 from mailgate.protocols.smtp import start_smtp
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.dnsresolver import DnsResolver
+from mailgate.services.factors import FactorConfig
 from mailgate.services.hashing import Argon2Hasher
 from mailgate.services.outbound import OutboundConfig, Relay, parse_relay
 from mailgate.settings import Settings
@@ -34,6 +36,20 @@ from mailgate.web.app import create_app
 def hasher_for(settings: Settings) -> Argon2Hasher:
     sec = settings.security
     return Argon2Hasher(sec.argon2_time_cost, sec.argon2_memory_kib, sec.argon2_parallelism)
+
+
+def throttle_policy(settings: Settings) -> ThrottlePolicy:
+    t = settings.throttle
+    return ThrottlePolicy(
+        wait_increment=timedelta(seconds=t.wait_increment_seconds),
+        max_wait=timedelta(seconds=t.max_wait_seconds),
+        failure_reset_time=timedelta(hours=t.failure_reset_hours),
+        pair_free_failures=t.pair_free_failures,
+        ip_free_failures=t.ip_free_failures,
+        burst_failures=t.burst_failures,
+        burst_min_ips=t.burst_min_ips,
+        burst_window=timedelta(minutes=t.burst_window_minutes),
+    )
 
 
 def outbound_config(settings: Settings) -> OutboundConfig:
@@ -93,6 +109,12 @@ class Runtime:
                 session_absolute=timedelta(hours=self.settings.web.session_absolute_hours),
                 outbound=outbound_config(self.settings),
                 dkim_selector=self.settings.outbound.dkim_selector,
+                throttle=throttle_policy(self.settings),
+                factors=FactorConfig(
+                    rp_id=self.settings.webauthn_rp_id,
+                    origins=tuple(self.settings.webauthn_origins),
+                    secret_key=self.settings.secret_key(),
+                ),
             )
         finally:
             await db.dispose()

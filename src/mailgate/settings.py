@@ -9,6 +9,7 @@ given with `--config`, then the defaults. Every secret can also come from a file
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,32 @@ class SecuritySettings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8192)
     argon2_parallelism: int = Field(default=4, ge=1)
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Seals TOTP secrets and keys recovery-code hashes; default: the file "
+        "DATA_DIR/secret_key, generated at first start. Losing it disables enrolled TOTP apps.",
+    )
+    webauthn_rp_id: str | None = Field(
+        default=None, description="WebAuthn relying party id (host name); default tls.hostname"
+    )
+    webauthn_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins the portal is served from; default https://RP_ID "
+        "(and http://localhost:WEB_PORT for localhost)",
+    )
+
+
+class ThrottleSettings(BaseModel):
+    """Brute-force throttling per (account, client IP) pair and per IP (docs/security.md)."""
+
+    wait_increment_seconds: float = Field(default=60, gt=0)
+    max_wait_seconds: float = Field(default=900, gt=0)
+    failure_reset_hours: float = Field(default=12, gt=0)
+    pair_free_failures: int = Field(default=5, ge=1, description="per account and IP")
+    ip_free_failures: int = Field(default=30, ge=1, description="per IP, all accounts")
+    burst_failures: int = Field(default=50, ge=1, description="on one account: alert")
+    burst_min_ips: int = Field(default=10, ge=1, description="... from at least this many IPs")
+    burst_window_minutes: float = Field(default=60, gt=0)
 
 
 MIB = 1024 * 1024
@@ -145,6 +172,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     tls: TlsSettings = TlsSettings()
     security: SecuritySettings = SecuritySettings()
+    throttle: ThrottleSettings = ThrottleSettings()
     outbound: OutboundSettings = OutboundSettings()
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
@@ -168,6 +196,33 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.tls.key_file or self.data_dir / "tls" / "key.pem"
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        return self.security.webauthn_rp_id or self.tls.hostname
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        if self.security.webauthn_origins:
+            return list(self.security.webauthn_origins)
+        rp_id = self.webauthn_rp_id
+        local = [f"http://localhost:{self.web.port}"] if rp_id == "localhost" else []
+        return [f"https://{rp_id}", *local]
+
+    def secret_key(self) -> bytes:
+        """`security.secret_key`, or the contents of DATA_DIR/secret_key, created (mode 0600,
+        256 random bits) when missing."""
+        if self.security.secret_key is not None:
+            return self.security.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip().encode()
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+        return path.read_text(encoding="ascii").strip().encode()
 
 
 def _with_toml(toml_file: Path) -> type[Settings]:

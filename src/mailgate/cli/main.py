@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from mailgate import __version__
-from mailgate.cli import accounts, directory, mail, outbound, routes, system
+from mailgate.cli import accounts, directory, factors, mail, outbound, routes, security, system
 from mailgate.cli.runtime import CliState, RuntimeFactory
 
 
@@ -57,4 +57,6 @@ def build_cli(factory: RuntimeFactory) -> typer.Typer:
     routes.register(app)
     outbound.register(app)  # after directory: adds `domain dns`
     mail.register(app)
+    security.register(app)
+    factors.register(app)
     return app

@@ -26,6 +26,7 @@ from mailgate.domain.directory import (
     Region,
     RosterEntry,
 )
+from mailgate.domain.factors import RecoveryCode, SecondFactor
 from mailgate.domain.mail import HeaderFields, Mailbox, SpecialUse, StoredMessage
 from mailgate.domain.mailbox import (
     ChangeKind,
@@ -38,6 +39,13 @@ from mailgate.domain.mailbox import (
     UidSet,
 )
 from mailgate.domain.queue import DkimKey, QueueItem, QueueRecipient
+from mailgate.domain.security import (
+    AppPassword,
+    FailureCounter,
+    LoginFilter,
+    LoginRecord,
+    SecurityAlert,
+)
 
 
 class Clock(Protocol):
@@ -216,6 +224,147 @@ class ApiTokenRepo(Protocol):
     async def get(self, token_hash: str) -> tuple[int, date | None] | None:
         """(account id, expiry) of the token, or None."""
         ...
+
+
+class ThrottleRepo(Protocol):
+    """Failure counters of the brute-force limiter (domain.security), keyed (account id, IP)
+    with account id IP_ONLY for the per-IP counter."""
+
+    async def get(self, keys: Sequence[tuple[int, str]]) -> list[FailureCounter]:
+        """The counters that exist among `keys`."""
+        ...
+
+    async def add_failure(
+        self, account_id: int, ip: str, now: datetime, reset_before: datetime
+    ) -> FailureCounter:
+        """Count one failure atomically; a counter whose last failure is before `reset_before`
+        starts again at 1."""
+        ...
+
+    async def clear(self, account_id: int, ip: str) -> None: ...
+
+
+class LoginRepo(Protocol):
+    async def add(self, record: LoginRecord) -> None: ...
+    async def search(
+        self, org_ids: frozenset[int] | None, where: LoginFilter, offset: int, limit: int
+    ) -> tuple[list[LoginRecord], int]:
+        """Newest first, with the total count; `org_ids` None means every organisation."""
+        ...
+
+    async def failures_since(self, account_id: int, since: datetime) -> tuple[int, int]:
+        """(failed attempts, distinct client IPs) against the account since `since`."""
+        ...
+
+
+class AppPasswordRepo(Protocol):
+    async def add(self, app_password: AppPassword) -> AppPassword:
+        """Stores it (its `id` is ignored) and returns it with its id."""
+        ...
+
+    async def for_account(self, account_id: int, *, include_revoked: bool) -> list[AppPassword]:
+        """Oldest first."""
+        ...
+
+    async def candidates(self, account_id: int, hint: str) -> list[AppPassword]:
+        """Unrevoked app passwords of the account with this hint."""
+        ...
+
+    async def revoke(self, account_id: int, app_password_id: int, when: datetime) -> bool:
+        """False when there is no such unrevoked app password."""
+        ...
+
+    async def revoke_all(self, account_id: int, when: datetime) -> int:
+        """How many were revoked."""
+        ...
+
+    async def mark_used(self, app_password_id: int, when: datetime, ip: str) -> None: ...
+
+
+class AccountSecurityRepo(Protocol):
+    """Per-account security flags and the alerts raised about accounts."""
+
+    async def has_second_factor(self, account_id: int) -> bool:
+        """Whether a second factor (TOTP, WebAuthn) is enrolled; False when never set."""
+        ...
+
+    async def set_second_factor_enrolled(
+        self, account_id: int, enrolled: bool, when: datetime
+    ) -> None:
+        """Called by the second-factor service when the first factor is enrolled / the last
+        one removed."""
+        ...
+
+    async def requires_second_factor_on_web(self, account_id: int) -> bool: ...
+    async def set_requires_second_factor_on_web(
+        self, account_id: int, required: bool, when: datetime
+    ) -> None: ...
+
+    async def add_alert(self, alert: SecurityAlert) -> None: ...
+    async def alerts(
+        self, org_ids: frozenset[int] | None, offset: int, limit: int
+    ) -> tuple[list[SecurityAlert], int]:
+        """Newest first."""
+        ...
+
+
+class SecondFactorRepo(Protocol):
+    """TOTP and WebAuthn factors of accounts, and the single-use WebAuthn challenges."""
+
+    async def add(self, factor: SecondFactor) -> SecondFactor:
+        """Stores it (its `id` is ignored) and returns it with its id. Raises Conflict when the
+        WebAuthn credential id is already registered."""
+        ...
+
+    async def for_account(self, account_id: int, *, confirmed_only: bool) -> list[SecondFactor]:
+        """Oldest first."""
+        ...
+
+    async def get(self, account_id: int, factor_id: int) -> SecondFactor | None: ...
+    async def by_credential_id(
+        self, account_id: int, credential_id: bytes
+    ) -> SecondFactor | None: ...
+
+    async def confirm(self, factor_id: int, when: datetime, last_step: int | None) -> None: ...
+    async def advance_step(self, factor_id: int, step: int, when: datetime) -> bool:
+        """Atomically record a TOTP step as used; False when `step` is not newer than the last
+        accepted one (a concurrent or repeated use of the same code)."""
+        ...
+
+    async def advance_sign_count(self, factor_id: int, old: int, new: int, when: datetime) -> bool:
+        """Atomically move the WebAuthn counter from `old` to `new`; False when it moved."""
+        ...
+
+    async def delete(self, account_id: int, factor_id: int) -> bool:
+        """False when the account has no such factor."""
+        ...
+
+    async def delete_pending(self, account_id: int, kind: str) -> int: ...
+    async def delete_all(self, account_id: int) -> int:
+        """Every factor and pending challenge of the account; how many factors went."""
+        ...
+
+    async def add_challenge(
+        self, account_id: int, purpose: str, challenge: bytes, expires_at: datetime
+    ) -> None: ...
+    async def take_challenge(
+        self, account_id: int, purpose: str, challenge: bytes, now: datetime
+    ) -> bool:
+        """Consume the challenge: True once when it exists and has not expired."""
+        ...
+
+
+class RecoveryCodeRepo(Protocol):
+    async def replace(self, account_id: int, code_hashes: Sequence[str], when: datetime) -> int:
+        """Delete the account's codes (used or not) and store new ones; how many were deleted."""
+        ...
+
+    async def unused(self, account_id: int) -> list[RecoveryCode]: ...
+    async def mark_used(self, code_id: int, when: datetime) -> bool:
+        """Atomically; False when the code was used meanwhile."""
+        ...
+
+    async def delete_all(self, account_id: int) -> int: ...
 
 
 class BlobStore(Protocol):
@@ -482,6 +631,12 @@ class UnitOfWork(Protocol):
     queue: QueueRepo
     dkim: DkimKeyRepo
     mailboxes: MailboxRepo
+    throttle: ThrottleRepo
+    logins: LoginRepo
+    app_passwords: AppPasswordRepo
+    account_security: AccountSecurityRepo
+    factors: SecondFactorRepo
+    recovery_codes: RecoveryCodeRepo
 
     async def commit(self) -> None: ...
     async def __aenter__(self) -> UnitOfWork: ...

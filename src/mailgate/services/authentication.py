@@ -10,20 +10,41 @@ kept for logs and for the web portal, which may explain it after a correct passw
 `may_send_as` answers the submission question "may this account use this envelope sender":
 its own address, an alias with the account among its direct targets, or a group the account is
 a member or moderator of. Nothing else (no domain-wide wildcards, no delegation yet).
+
+Account security (issue #5, docs/security.md):
+- brute-force throttling per (account, client IP) pair and per IP (`services.throttle`): while
+  throttled the password is not checked, the same dummy hash work is spent, and the decision
+  is the same BAD_CREDENTIALS as a wrong password (the cause `throttled` is kept for the record);
+- app passwords for IMAP/POP3/SMTP: input shaped like one is also checked against the account's
+  app passwords with the same hint (one extra hash for everybody who types such a shape, so the
+  timing does not tell whether the account exists);
+- with a second factor enrolled, the main password no longer opens IMAP/POP3/SMTP
+  (APP_PASSWORD_REQUIRED, only ever told to someone who typed the right password);
+- every attempt is written to the login records, in the same transaction as the counters.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from mailgate.domain.access import Actor
 from mailgate.domain.directory import Account, AccountState
 from mailgate.domain.errors import InvalidInput
 from mailgate.domain.names import Address
 from mailgate.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from mailgate.domain.security import (
+    AppPassword,
+    FailureCounter,
+    LoginRecord,
+    anonymised_username,
+    app_password_hint,
+    normalise_app_password,
+)
 from mailgate.services.identity import actor_for
+from mailgate.services.throttle import Limiter, counter_keys
 
 log = logging.getLogger(__name__)
 MAX_CREDENTIAL_LENGTH = 1024
@@ -34,6 +55,11 @@ class AuthProtocol(enum.StrEnum):
     IMAP = "imap"
     POP3 = "pop3"
     WEB = "web"
+    API = "api"
+
+
+MAIL_PROTOCOLS = frozenset({AuthProtocol.SMTP, AuthProtocol.IMAP, AuthProtocol.POP3})
+MAX_CLIENT_ID_LENGTH = 400
 
 
 class AuthReason(enum.StrEnum):
@@ -45,6 +71,14 @@ class AuthReason(enum.StrEnum):
     SUSPENDED = "suspended"
     EXPIRED = "expired"  # state expired, or past its end date before the sweep caught it
     DISABLED = "disabled"
+    # The right main password, but a second factor is enrolled: mail clients need an app
+    # password (the reply names the portal page /account/app-passwords).
+    APP_PASSWORD_REQUIRED = "app_password_required"  # noqa: S105 - a reason code
+    # Causes kept in login records only; decisions carry BAD_CREDENTIALS for all of them.
+    UNKNOWN_USER = "unknown_user"
+    BAD_PASSWORD = "bad_password"  # noqa: S105 - a reason code, not a password
+    APP_PASSWORD_UNUSABLE = "app_password_unusable"  # noqa: S105 - expired, or out of scope
+    THROTTLED = "throttled"
 
 
 _STATE_REASONS = {
@@ -62,10 +96,16 @@ class AuthDecision:
     reason: AuthReason
     account: Account | None = None  # only when allowed
     actor: Actor | None = None  # only when allowed
+    cause: AuthReason | None = None  # what the login record keeps when it differs from reason
+    app_password: str = ""  # name of the app password that was used
 
     @classmethod
-    def deny(cls, reason: AuthReason) -> AuthDecision:
-        return cls(False, reason)
+    def deny(cls, reason: AuthReason, cause: AuthReason | None = None) -> AuthDecision:
+        return cls(False, reason, cause=cause)
+
+    @property
+    def logged_reason(self) -> AuthReason:
+        return self.cause or self.reason
 
 
 def usability(account: Account, today_ordinal: int) -> AuthReason:
@@ -89,42 +129,167 @@ def _key(username: str) -> str | None:
 
 
 @dataclass(slots=True)
+class _Facts:
+    """What the read transaction of one attempt found."""
+
+    account: Account | None = None
+    counters: list[FailureCounter] = field(default_factory=list)
+    candidates: list[AppPassword] = field(default_factory=list)
+    second_factor: bool = False
+
+
+@dataclass(slots=True)
 class AuthenticationService:
     uow: UnitOfWorkFactory
     clock: Clock
     hasher: PasswordHasher
+    limiter: Limiter = field(default_factory=Limiter)
 
     async def authenticate(
-        self, username: str, password: str, protocol: AuthProtocol | str, client_ip: str
+        self,
+        username: str,
+        password: str,
+        protocol: AuthProtocol | str,
+        client_ip: str,
+        client_id: str = "",
     ) -> AuthDecision:
-        """Check a user name (the account address) and password for one protocol."""
+        """Check a user name (the account address) and password for one protocol.
+
+        `client_id` identifies the client software for the login record (web: the User-Agent;
+        IMAP: the ID the client sent)."""
+        proto = AuthProtocol(protocol)
+        now = self.clock.now()
+        password = password[:MAX_CREDENTIAL_LENGTH]
         key = _key(username)
-        account = None
-        if key is not None:
-            async with self.uow(write=False) as uow:
-                account = await uow.accounts.by_key(key)
-        # Hashing runs off the event loop and outside any transaction; unknown users pay the
-        # same price on the dummy hash.
-        stored = account.password_hash if account is not None else None
-        ok = await self.hasher.verify(stored, password[:MAX_CREDENTIAL_LENGTH])
-        if account is None or not ok:
-            decision = AuthDecision.deny(AuthReason.BAD_CREDENTIALS)
+        letters = normalise_app_password(password) if proto in MAIL_PROTOCOLS else None
+        facts = await self._read(key, letters, proto, client_ip)
+        account = facts.account
+        # Hashing runs off the event loop and outside any transaction. Everybody pays one
+        # hash, plus one per app-password candidate (at least one) for app-password shapes.
+        extra = max(1, len(facts.candidates)) if letters is not None else 0
+        matched: AppPassword | None = None
+        if self.limiter.blocked(facts.counters, account.id if account else None, client_ip, now):
+            for _ in range(1 + extra):
+                await self.hasher.verify(None, password)
+            decision = AuthDecision.deny(AuthReason.BAD_CREDENTIALS, AuthReason.THROTTLED)
         else:
-            reason = usability(account, self.clock.now().date().toordinal())
-            if reason is not AuthReason.OK:
-                decision = AuthDecision.deny(reason)
-            else:
-                async with self.uow(write=False) as uow:
-                    actor = await actor_for(uow, account, client_ip)
-                decision = AuthDecision(True, AuthReason.OK, account, actor)
+            stored = account.password_hash if account is not None else None
+            main_ok = await self.hasher.verify(stored, password)
+            if letters is not None:
+                matched = await self._match_app_password(facts.candidates, letters)
+            decision = self._decide(facts, proto, main_ok, matched, now)
+        if decision.allowed and account is not None:
+            decision = await self._succeed(
+                decision, facts, matched, proto, client_ip, client_id, now
+            )
+        else:
+            await self._fail(decision, facts, username, proto, client_ip, client_id, now)
         log.info(
             "auth %s user=%r ip=%s result=%s",
-            AuthProtocol(protocol).value,
+            proto.value,
             key or "<invalid>",
             client_ip,
-            decision.reason.value,
+            decision.logged_reason.value,
         )
         return decision
+
+    async def _read(
+        self, key: str | None, letters: str | None, proto: AuthProtocol, ip: str
+    ) -> _Facts:
+        facts = _Facts()
+        async with self.uow(write=False) as uow:
+            if key is not None:
+                facts.account = await uow.accounts.by_key(key)
+            account_id = facts.account.id if facts.account is not None else None
+            facts.counters = await uow.throttle.get(counter_keys(account_id, ip))
+            if account_id is not None and letters is not None:
+                hint = app_password_hint(letters)
+                facts.candidates = await uow.app_passwords.candidates(account_id, hint)
+            if account_id is not None and proto in MAIL_PROTOCOLS:
+                facts.second_factor = await uow.account_security.has_second_factor(account_id)
+        return facts
+
+    async def _match_app_password(
+        self, candidates: list[AppPassword], letters: str
+    ) -> AppPassword | None:
+        if not candidates:
+            await self.hasher.verify(None, letters)
+            return None
+        found = None
+        for candidate in candidates:  # almost always one
+            if await self.hasher.verify(candidate.password_hash, letters):
+                found = candidate
+        return found
+
+    def _decide(
+        self,
+        facts: _Facts,
+        proto: AuthProtocol,
+        main_ok: bool,
+        matched: AppPassword | None,
+        now: datetime,
+    ) -> AuthDecision:
+        account = facts.account
+        if account is None:
+            return AuthDecision.deny(AuthReason.BAD_CREDENTIALS, AuthReason.UNKNOWN_USER)
+        if matched is not None and not main_ok:
+            if not matched.usable(proto.value, now.date()):
+                return AuthDecision.deny(
+                    AuthReason.BAD_CREDENTIALS, AuthReason.APP_PASSWORD_UNUSABLE
+                )
+            reason = usability(account, now.date().toordinal())
+            if reason is not AuthReason.OK:
+                return AuthDecision.deny(reason)
+            return AuthDecision(True, AuthReason.OK, account, app_password=matched.name)
+        if not main_ok:
+            return AuthDecision.deny(AuthReason.BAD_CREDENTIALS, AuthReason.BAD_PASSWORD)
+        reason = usability(account, now.date().toordinal())
+        if reason is not AuthReason.OK:
+            return AuthDecision.deny(reason)
+        if proto in MAIL_PROTOCOLS and facts.second_factor:
+            return AuthDecision.deny(AuthReason.APP_PASSWORD_REQUIRED)
+        return AuthDecision(True, AuthReason.OK, account)
+
+    async def _succeed(
+        self,
+        decision: AuthDecision,
+        facts: _Facts,
+        matched: AppPassword | None,
+        proto: AuthProtocol,
+        ip: str,
+        client_id: str,
+        now: datetime,
+    ) -> AuthDecision:
+        account = facts.account
+        assert account is not None  # noqa: S101 - only allowed decisions come here
+        async with self.uow() as uow:
+            await uow.logins.add(
+                _record(now, account, account.address, decision, proto, ip, client_id, matched)
+            )
+            await self.limiter.reset(uow, facts.counters, account.id, ip)
+            if matched is not None:
+                await uow.app_passwords.mark_used(matched.id, now, ip)
+            actor = await actor_for(uow, account, ip)
+            await uow.commit()
+        return AuthDecision(True, AuthReason.OK, account, actor, app_password=decision.app_password)
+
+    async def _fail(
+        self,
+        decision: AuthDecision,
+        facts: _Facts,
+        username: str,
+        proto: AuthProtocol,
+        ip: str,
+        client_id: str,
+        now: datetime,
+    ) -> None:
+        account = facts.account
+        shown = account.address if account is not None else anonymised_username(username)
+        async with self.uow() as uow:
+            await uow.logins.add(_record(now, account, shown, decision, proto, ip, client_id, None))
+            if decision.reason is AuthReason.BAD_CREDENTIALS and decision.cause in _COUNTED:
+                await self.limiter.count_failure(uow, account, ip, now)
+            await uow.commit()
 
     async def may_send_as(self, account: Account, sender: str) -> bool:
         """Whether `account` may use `sender` as its envelope (and From) address."""
@@ -145,3 +310,33 @@ class AuthenticationService:
             else:
                 return False
         return account.address_key in {_key(t) for t in targets}
+
+
+_COUNTED = frozenset(
+    {AuthReason.UNKNOWN_USER, AuthReason.BAD_PASSWORD, AuthReason.APP_PASSWORD_UNUSABLE}
+)
+
+
+def _record(
+    now: datetime,
+    account: Account | None,
+    username: str,
+    decision: AuthDecision,
+    protocol: AuthProtocol,
+    ip: str,
+    client_id: str,
+    matched: AppPassword | None,
+) -> LoginRecord:
+    return LoginRecord(
+        occurred_at=now,
+        account_id=account.id if account is not None else None,
+        org_id=account.org_id if account is not None else None,
+        username=username,
+        protocol=protocol.value,
+        ip=ip,
+        client_id=client_id[:MAX_CLIENT_ID_LENGTH],
+        success=decision.allowed,
+        reason=decision.logged_reason.value,
+        app_password_id=matched.id if matched is not None else None,
+        app_password_name=matched.name if matched is not None else "",
+    )

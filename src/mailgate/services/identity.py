@@ -2,7 +2,9 @@
 
 Sign-in failures are deliberately uniform: an unknown address, a wrong password and an account
 that may not sign in all raise the same AuthenticationFailed after the same password-hash work.
-(Issue #5 extends this with throttling, second factors and login records.)
+The password check itself is `AuthenticationService.authenticate` (protocol "web"), reached
+through the `Authenticator` protocol below, so the console shares the brute-force limiter and
+the login records with SMTP, IMAP and POP3.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 from mailgate.domain.access import Actor, operator
 from mailgate.domain.directory import Account, AccountState
@@ -38,6 +41,23 @@ async def actor_for(uow: UnitOfWork, account: Account, source_ip: str = "") -> A
     return Actor(account.address, account.id, grants, source_ip)
 
 
+class SignInDecision(Protocol):
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def account(self) -> Account | None: ...
+    @property
+    def actor(self) -> Actor | None: ...
+
+
+class Authenticator(Protocol):
+    """`AuthenticationService` as sign-in needs it (it imports this module, hence a Protocol)."""
+
+    async def authenticate(
+        self, username: str, password: str, protocol: str, client_ip: str, client_id: str = ""
+    ) -> SignInDecision: ...
+
+
 @dataclass(slots=True)
 class IdentityService:
     uow: UnitOfWorkFactory
@@ -45,6 +65,7 @@ class IdentityService:
     hasher: PasswordHasher
     idle_timeout: timedelta = timedelta(minutes=30)
     absolute_timeout: timedelta = timedelta(hours=12)
+    authenticator: Authenticator | None = None  # set by Services.build
 
     async def act_as(self, address: str, source_ip: str = "") -> Actor:
         """The actor for an account (the CLI's --as): its role grants, nothing more."""
@@ -65,18 +86,16 @@ class IdentityService:
         self, address: str, password: str, *, source_ip: str, user_agent: str
     ) -> WebSession:
         """Start a console session for an admin; AuthenticationFailed for every refusal."""
-        try:
-            key: str | None = Address.parse(address).key
-        except InvalidInput:
-            key = None
+        if self.authenticator is None:
+            raise RuntimeError("IdentityService.authenticator is not wired")
+        decision = await self.authenticator.authenticate(
+            address, password, "web", source_ip, user_agent
+        )
+        account, actor = decision.account, decision.actor
+        if not decision.allowed or account is None or actor is None or not actor.grants:
+            raise AuthenticationFailed(SIGN_IN_FAILED)
+        key = account.address_key
         async with self.uow() as uow:
-            account = await uow.accounts.by_key(key) if key else None
-            ok = await self.hasher.verify(account.password_hash if account else None, password)
-            if not ok or account is None or account.state is not AccountState.ACTIVE:
-                raise AuthenticationFailed(SIGN_IN_FAILED)
-            actor = await actor_for(uow, account, source_ip)
-            if not actor.grants:
-                raise AuthenticationFailed(SIGN_IN_FAILED)
             token = secrets.token_urlsafe(32)
             csrf = secrets.token_urlsafe(32)
             now = self.clock.now()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -373,4 +374,132 @@ dkim_keys = Table(
     Column("public_key", Text, nullable=False),
     Column("created_at", TS, nullable=False),
     UniqueConstraint("domain_id", "selector"),
+)
+
+# --- account security (issue #5: throttling, login records, app passwords) --------------------
+
+# Failure counters of the brute-force limiter, one row per (account, client IP) pair and one per
+# client IP alone (account_id 0: no foreign key, so that row needs no account). Rows older than
+# the failure reset time count as zero; a success deletes the pair's row.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("account_id", ID, primary_key=True, autoincrement=False),
+    Column("ip", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_failure", TS, nullable=False),
+    Column("last_failure", TS, nullable=False),
+    Index(None, "last_failure"),
+)
+
+# Every authentication attempt on every protocol (R18). Never a password; for unknown accounts
+# the typed user name only as a short hash.
+login_records = Table(
+    "login_records",
+    metadata,
+    _id(),
+    Column("occurred_at", TS, nullable=False),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("org_id", ID, nullable=True),
+    Column("username", String(320), nullable=False),
+    Column("protocol", String(8), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("client_id", String(400), nullable=False),
+    Column("success", Boolean, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("app_password_id", ID, nullable=True),
+    Column("app_password_name", String(100), nullable=False),
+    Index(None, "account_id", "occurred_at"),
+    Index(None, "org_id", "occurred_at"),
+)
+
+# Generated passwords for mail clients: argon2id hash plus a non-secret lookup hint (the first
+# group of letters), so a login hashes against one candidate instead of all of them.
+app_passwords = Table(
+    "app_passwords",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("hint", String(8), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("scopes", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_on", Date, nullable=True),
+    Column("last_used_at", TS, nullable=True),
+    Column("last_used_ip", String(64), nullable=False),
+    Column("revoked_at", TS, nullable=True),
+    Index(None, "account_id", "hint"),
+)
+
+# Per-account security state read on every login: whether a second factor is enrolled (set by
+# the second-factor service) and whether the web must ask for it after a failure burst.
+account_security = Table(
+    "account_security",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("second_factor_enrolled", Boolean, nullable=False),
+    Column("require_second_factor_on_web", Boolean, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Security events for administrators (e.g. a failure burst from many IPs); notification later.
+security_alerts = Table(
+    "security_alerts",
+    metadata,
+    _id(),
+    Column("occurred_at", TS, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("org_id", ID, nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("notified_at", TS, nullable=True),
+    Index(None, "org_id", "occurred_at"),
+)
+
+# --- second factors (issue #5 item 3: TOTP, WebAuthn, recovery codes) --------------------------
+
+# TOTP secrets are sealed by the service (AES-GCM under a key derived from security.secret_key,
+# or a marked plain form when no key is configured); a key-encryption key can re-wrap them later
+# without a schema change. `last_step` makes every TOTP code single-use.
+second_factors = Table(
+    "second_factors",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("confirmed_at", TS, nullable=True),
+    Column("last_used_at", TS, nullable=True),
+    Column("secret", LargeBinary, nullable=True),
+    Column("last_step", BigInteger, nullable=True),
+    Column("credential_id", LargeBinary, nullable=True),
+    Column("public_key", LargeBinary, nullable=True),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("transports", String(100), nullable=False),
+    Index(None, "account_id"),
+    Index(None, "credential_id", unique=True),
+)
+
+# Single-use WebAuthn challenges between "begin" and "finish" (a few minutes).
+factor_challenges = Table(
+    "factor_challenges",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("purpose", String(32), primary_key=True),
+    Column("challenge", LargeBinary, primary_key=True),
+    Column("expires_at", TS, nullable=False),
+)
+
+# Recovery codes: keyed SHA-256 (HMAC) with a per-code salt; the codes carry 60 random bits.
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(128), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("used_at", TS, nullable=True),
+    Index(None, "account_id"),
 )

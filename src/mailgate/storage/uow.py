@@ -21,9 +21,16 @@ from mailgate.storage.directory_repos import (
     SqlRosterRepo,
     SqlStructureRepo,
 )
+from mailgate.storage.factor_repos import SqlRecoveryCodeRepo, SqlSecondFactorRepo
 from mailgate.storage.mail_repos import SqlMailRepo
 from mailgate.storage.mailbox_repos import SqlMailboxRepo
 from mailgate.storage.queue_repos import SqlDkimKeyRepo, SqlQueueRepo
+from mailgate.storage.security_repos import (
+    SqlAccountSecurityRepo,
+    SqlAppPasswordRepo,
+    SqlLoginRepo,
+    SqlThrottleRepo,
+)
 from mailgate.storage.system_repos import SqlApiTokenRepo, SqlAuditRepo, SqlWebSessionRepo
 
 
@@ -47,6 +54,12 @@ class SqlUnitOfWork:
     queue: ports.QueueRepo
     dkim: ports.DkimKeyRepo
     mailboxes: ports.MailboxRepo
+    throttle: ports.ThrottleRepo
+    logins: ports.LoginRepo
+    app_passwords: ports.AppPasswordRepo
+    account_security: ports.AccountSecurityRepo
+    factors: ports.SecondFactorRepo
+    recovery_codes: ports.RecoveryCodeRepo
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -72,6 +85,12 @@ class SqlUnitOfWork:
         self.queue = SqlQueueRepo(conn)
         self.dkim = SqlDkimKeyRepo(conn)
         self.mailboxes = SqlMailboxRepo(conn)
+        self.throttle = SqlThrottleRepo(conn)
+        self.logins = SqlLoginRepo(conn)
+        self.app_passwords = SqlAppPasswordRepo(conn)
+        self.account_security = SqlAccountSecurityRepo(conn)
+        self.factors = SqlSecondFactorRepo(conn)
+        self.recovery_codes = SqlRecoveryCodeRepo(conn)
         return self
 
     async def commit(self) -> None:

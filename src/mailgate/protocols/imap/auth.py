@@ -20,7 +20,7 @@ from mailgate.services.authentication import (
 
 from . import response
 
-__all__ = ["SaslExchange", "decision_reply", "parse_plain", "refusal"]
+__all__ = ["SaslExchange", "client_id_text", "decision_reply", "parse_plain", "refusal"]
 
 _FAILED = ("AUTHENTICATIONFAILED", "Authentication failed")
 _REFUSALS: dict[AuthReason, tuple[str, str]] = {
@@ -48,6 +48,11 @@ _REFUSALS: dict[AuthReason, tuple[str, str]] = {
     AuthReason.DISABLED: (
         "AUTHORIZATIONFAILED",
         "Account disabled: contact your administrator (portal page /account)",
+    ),
+    AuthReason.APP_PASSWORD_REQUIRED: (
+        "AUTHENTICATIONFAILED",
+        "Two-step verification is on: sign in with an app password, "
+        "created at the portal page /account/app-passwords",
     ),
 }
 
@@ -109,6 +114,14 @@ class SaslExchange:
 
 
 async def authenticate(
-    service: AuthenticationService, user: str, password: str, client_ip: str
+    service: AuthenticationService, user: str, password: str, client_ip: str, client_id: str = ""
 ) -> AuthDecision:
-    return await service.authenticate(user, password, AuthProtocol.IMAP, client_ip)
+    return await service.authenticate(user, password, AuthProtocol.IMAP, client_ip, client_id)
+
+
+def client_id_text(parameters: tuple[tuple[str, str | None], ...] | None) -> str:
+    """The client's ID (RFC 2971) as one line for the login record: `name=... version=...`."""
+    if not parameters:
+        return ""
+    text = " ".join(f"{k}={v}" for k, v in parameters[:30] if v is not None)
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:400]

@@ -30,7 +30,7 @@ from . import (
     handlers_store,
     response,
 )
-from .auth import SaslExchange, authenticate, decision_reply, parse_plain
+from .auth import SaslExchange, authenticate, client_id_text, decision_reply, parse_plain
 from .context import Context, Output, Phase, SessionEnd
 from .framing import CommandFrame, FrameError
 from .lexer import ParseError
@@ -113,6 +113,7 @@ class Session:
         self.tls = tls
         self.bad_in_a_row = 0
         self.sasl: SaslExchange | None = None
+        self.client_id = ""  # what the client said in ID, for the login record
         self.idle_tag: str | None = None
 
     # --- what the server asks ---------------------------------------------------------------
@@ -207,6 +208,7 @@ class Session:
             self.close()
             return Action.CLOSE
         elif isinstance(cmd, c.Id):
+            self.client_id = client_id_text(cmd.parameters)
             out.write(_SERVER_ID)
             out.write(response.tagged(tag, "OK", "ID completed"))
         elif phase is Phase.NOT_AUTHENTICATED:
@@ -262,7 +264,7 @@ class Session:
         return Action.CONTINUE
 
     async def _login(self, tag: str, user: str, password: str) -> None:
-        decision = await authenticate(self.auth, user, password, self.ctx.client_ip)
+        decision = await authenticate(self.auth, user, password, self.ctx.client_ip, self.client_id)
         if decision.allowed and decision.account is not None:
             self.ctx.phase = Phase.AUTHENTICATED
             self.ctx.account_id = decision.account.id

@@ -54,6 +54,8 @@ _REFUSALS = {
     AuthReason.DISABLED: "Your account is disabled; ask your administrator",
     AuthReason.LOCKED: "Your account is locked; ask your administrator to unlock it",
     AuthReason.SUSPENDED: "Your account is suspended; ask your administrator",
+    AuthReason.APP_PASSWORD_REQUIRED: "Two-step verification is on: sign in with an app "
+    "password, created at the portal page /account/app-passwords",
 }
 
 
@@ -260,6 +262,8 @@ class Pop3Session:
             text = _REFUSALS.get(decision.reason)
             if text is None:  # unknown user and wrong password: one reply
                 return self._refused(wire.err(BAD_CREDENTIALS, Code.AUTH))
+            if decision.reason is AuthReason.APP_PASSWORD_REQUIRED:
+                return self._refused(wire.err(text, Code.AUTH))
             return self._refused(wire.err(text, Code.SYS_PERM))
         account_id = decision.account.id
         listing = await self.maildrop.pop3_listing(account_id)

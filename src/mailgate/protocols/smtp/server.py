@@ -29,6 +29,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from mailgate.domain.directory import Account
 from mailgate.protocols.smtp import wire
 from mailgate.protocols.smtp.handler import MailHandler, Mode, SessionFacts, Transaction
+from mailgate.services.authentication import AuthReason
 
 log = logging.getLogger(__name__)
 MECHANISMS = ("LOGIN", "PLAIN")
@@ -242,6 +243,8 @@ class MailgateSMTP(SMTP):
     # -- AUTH mechanisms (override aiosmtpd's, which are synchronous at the decision) ---
     async def _decide(self, username: str, password: str) -> AuthResult:
         decision = await self.mail.authenticate(username, password, self._client_ip)
+        if decision.reason is AuthReason.APP_PASSWORD_REQUIRED:
+            return AuthResult(success=False, handled=False, message=wire.APP_PASSWORD_REQUIRED)
         if not decision.allowed or decision.account is None:
             return AuthResult(success=False, handled=False)
         self._account = decision.account
