@@ -7,6 +7,8 @@ Both run on this machine, on loopback, with durable storage and the same passwor
   Maildir with `mail_fsync = always`), a passwd-file with an argon2id hash from
   `doveadm pw -s ARGON2ID` (libsodium: t=3 m=64 MiB p=1; libsodium has no lanes).
   Dovecot's master needs root (it switches to `nobody` for the mail); skipped otherwise.
+- Both remember successful password checks for 5 minutes (Mailgate's `security.
+  auth_cache_seconds`, Dovecot's `auth_cache_ttl`), as deployments serving phones do.
 
 Phases, timed by one asyncio client per server (no TLS: loopback, plaintext LOGIN allowed):
 APPEND N messages of 4 KB sequentially on one connection (LITERAL+), SELECT + FETCH 1:*
@@ -457,6 +459,9 @@ default_internal_user = nobody
 default_login_user = nobody
 auth_mechanisms = plain login
 disable_plaintext_auth = no
+auth_cache_size = 10M
+auth_cache_ttl = 5 mins
+auth_cache_negative_ttl = 0
 passdb {{
   driver = passwd-file
   args = {d}/passwd

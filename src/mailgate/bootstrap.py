@@ -22,7 +22,7 @@ from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.dnsresolver import DnsResolver
 from mailgate.services.factors import FactorConfig
-from mailgate.services.hashing import Argon2Hasher
+from mailgate.services.hashing import Argon2Hasher, CachingHasher
 from mailgate.services.outbound import OutboundConfig, Relay, parse_relay
 from mailgate.settings import Settings
 from mailgate.storage.blobstore import FileBlobStore
@@ -33,9 +33,10 @@ from mailgate.tlscert import ensure_self_signed
 from mailgate.web.app import create_app
 
 
-def hasher_for(settings: Settings) -> Argon2Hasher:
+def hasher_for(settings: Settings) -> CachingHasher:
     sec = settings.security
-    return Argon2Hasher(sec.argon2_time_cost, sec.argon2_memory_kib, sec.argon2_parallelism)
+    argon2 = Argon2Hasher(sec.argon2_time_cost, sec.argon2_memory_kib, sec.argon2_parallelism)
+    return CachingHasher(argon2, ttl=sec.auth_cache_seconds)
 
 
 def throttle_policy(settings: Settings) -> ThrottlePolicy:

@@ -51,6 +51,12 @@ class SecuritySettings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8192)
     argon2_parallelism: int = Field(default=4, ge=1)
+    auth_cache_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a successful password check is remembered (0: never); see "
+        "services/hashing.py CachingHasher",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Seals TOTP secrets and keys recovery-code hashes; default: the file "
