@@ -117,7 +117,7 @@ def test_sign_in_and_read_the_roster_in_three_languages(
             context = browser.new_context(locale="en-US", viewport={"width": 1360, "height": 900})
             page = context.new_page()
             page.goto(f"{live_server.url}/admin/roster")
-            expect(page.locator("h1")).to_have_text("Sign in to the admin console")
+            expect(page.locator("h1")).to_have_text("Sign in to Mailgate")
             page.screenshot(path=tmp_path / "signin.png")
             page.fill("input[name=address]", live_server.admin)
             page.fill("input[name=password]", live_server.password)

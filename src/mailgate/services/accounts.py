@@ -157,6 +157,16 @@ class AccountService:
         async with self.uow(write=False) as uow:
             return await account_for(uow, actor, address, Permission.ACCOUNT_READ)
 
+    async def own(self, actor: Actor) -> Account:
+        """The caller's own account (every signed-in person may read it, no role needed)."""
+        if actor.account_id is None:
+            raise NotFound("this caller has no account of its own")
+        async with self.uow(write=False) as uow:
+            account = await uow.accounts.get(actor.account_id)
+        if account is None:
+            raise NotFound("this caller has no account of its own")
+        return account
+
     async def search(
         self,
         actor: Actor,

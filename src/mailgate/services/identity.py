@@ -85,14 +85,16 @@ class IdentityService:
     async def sign_in(
         self, address: str, password: str, *, source_ip: str, user_agent: str
     ) -> WebSession:
-        """Start a console session for an admin; AuthenticationFailed for every refusal."""
+        """Start a portal session for an active account; AuthenticationFailed for every refusal."""
         if self.authenticator is None:
             raise RuntimeError("IdentityService.authenticator is not wired")
         decision = await self.authenticator.authenticate(
             address, password, "web", source_ip, user_agent
         )
         account, actor = decision.account, decision.actor
-        if not decision.allowed or account is None or actor is None or not actor.grants:
+        # Any active account may sign in to the portal (its own /account pages); the admin
+        # console checks role grants itself.
+        if not decision.allowed or account is None or actor is None:
             raise AuthenticationFailed(SIGN_IN_FAILED)
         key = account.address_key
         async with self.uow() as uow:

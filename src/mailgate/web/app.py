@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -22,7 +22,8 @@ from mailgate.web.api import API_PREFIX, api_router
 from mailgate.web.errors import error_body, status_for
 from mailgate.web.i18n import load_catalogs
 from mailgate.web.middleware import SecurityHeaders, UnexpectedErrors
-from mailgate.web.portal.auth import auth_router
+from mailgate.web.portal.account import account_router
+from mailgate.web.portal.auth import auth_router, require_admin_console
 from mailgate.web.portal.pages import pages_router
 from mailgate.web.portal.render import Portal
 
@@ -61,7 +62,9 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
 
     app.include_router(api_router(services))
     app.include_router(auth_router(portal))
-    app.include_router(pages_router(portal))
+    # The console pages are for accounts with role grants; everybody else has /account.
+    app.include_router(pages_router(portal), dependencies=[Depends(require_admin_console(portal))])
+    app.include_router(account_router(portal))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     async def domain_error(request: Request, exc: Exception) -> Response:

@@ -1,13 +1,18 @@
-"""Sign-in, sign-out and the language switcher."""
+"""Sign-in, sign-out and the language switcher, and the gate of the admin console.
+
+Every active account may sign in; accounts with role grants land in the admin console, the
+others in their own pages under /account. The console pages refuse accounts without grants."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from mailgate.domain.errors import AuthenticationFailed
+from mailgate.domain.access import Actor
+from mailgate.domain.errors import AuthenticationFailed, PermissionDenied
 from mailgate.web.i18n import LANG_COOKIE, LOCALES
 from mailgate.web.portal.render import CONSOLE, SIGN_IN, Portal, safe_next
 from mailgate.web.session import (
@@ -33,6 +38,31 @@ def _pre_session_token(request: Request) -> str:
     return new_csrf_token()
 
 
+ACCOUNT_HOME = "/account"
+
+
+def landing(actor: Actor, requested: str) -> str:
+    """Where a signed-in person goes: the page asked for if they may see it, otherwise the
+    admin console for accounts with role grants and /account for everybody else."""
+    home = f"{CONSOLE}/" if actor.grants else ACCOUNT_HOME
+    target = safe_next(requested, home)
+    if not actor.grants and (target == CONSOLE or target.startswith(f"{CONSOLE}/")):
+        return home
+    return target
+
+
+def require_admin_console(portal: Portal) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for the console pages: a signed-in account without role grants gets 403
+    (no session: the page itself sends the browser to sign in)."""
+
+    async def check(request: Request) -> None:
+        session = await portal.session(request)
+        if session is not None and not session.actor.grants:
+            raise PermissionDenied("the admin console is for administrators")
+
+    return check
+
+
 def auth_router(portal: Portal) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     identity = portal.services.identity
@@ -52,8 +82,9 @@ def auth_router(portal: Portal) -> APIRouter:
 
     @router.get(SIGN_IN)
     async def sign_in_form(request: Request, next: str = "") -> Response:
-        if await portal.session(request) is not None:
-            return RedirectResponse(safe_next(next), status_code=303)
+        current = await portal.session(request)
+        if current is not None:
+            return RedirectResponse(landing(current.actor, next), status_code=303)
         return sign_in_page(request, _pre_session_token(request), safe_next(next), failed=False)
 
     @router.post(SIGN_IN)
@@ -79,7 +110,7 @@ def auth_router(portal: Portal) -> APIRouter:
         previous = await portal.session(request) if old else None
         if old and previous is not None:
             await identity.sign_out(old, previous.actor)  # a new session id at every sign-in
-        response = RedirectResponse(safe_next(next), status_code=303)
+        response = RedirectResponse(landing(session.actor, next), status_code=303)
         set_host_cookie(response, SESSION_COOKIE, session.token)
         clear_host_cookie(response, PRE_SESSION_CSRF_COOKIE)
         return response
@@ -120,7 +151,10 @@ def auth_router(portal: Portal) -> APIRouter:
         return RedirectResponse(f"{CONSOLE}/", status_code=303)
 
     @router.get(f"{CONSOLE}/")
-    async def console_home() -> Response:
+    async def console_home(request: Request) -> Response:
+        session = await portal.session(request)
+        if session is not None and not session.actor.grants:
+            return RedirectResponse(ACCOUNT_HOME, status_code=303)
         return RedirectResponse(f"{CONSOLE}/organisations", status_code=303)
 
     return router
