@@ -4,106 +4,22 @@ between the three languages."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
-from mailgate.services.clock import SystemClock
-from mailgate.services.container import Services
-from mailgate.settings import Settings
-from mailgate.storage.blobstore import FileBlobStore
-from mailgate.storage.database import open_database
-from mailgate.storage.migrate import upgrade
-from mailgate.storage.uow import SqlUnitOfWorkFactory
-from mailgate.web.app import create_app
+from .live import CHROMIUM_ARGS, LiveServer
+from .live import live_server as start_live_server
 
-from .conftest import FAST_HASHER
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 pytestmark = pytest.mark.browser
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that signals the test thread once `started` is true (no polling, no sleeps)."""
-
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
-        super().__init__(config)
-        self.ready = ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.ready.set()
-
-
-@dataclass(slots=True)
-class LiveServer:
-    url: str
-    admin: str
-    password: str
 
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    db_url = f"sqlite+aiosqlite:///{tmp_path / 'mailgate.db'}"
-
-    async def seed() -> tuple[str, str]:
-        db = open_database(db_url, pool_size=2)
-        try:
-            await upgrade(db)
-            services = Services.build(
-                SqlUnitOfWorkFactory(db),
-                SystemClock(),
-                FAST_HASHER,
-                FileBlobStore(tmp_path / "blobs"),
-            )
-            return await services.setup.seed_demo()
-        finally:
-            await db.dispose()
-
-    admin, password = asyncio.run(seed())
-    ready = threading.Event()
-    holder: dict[str, _Server] = {}
-
-    async def serve() -> None:
-        db = open_database(db_url, pool_size=5)
-        services = Services.build(
-            SqlUnitOfWorkFactory(db), SystemClock(), FAST_HASHER, FileBlobStore(tmp_path / "blobs")
-        )
-        app = create_app(services, Settings(data_dir=tmp_path / "data"))
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        server = holder["server"] = _Server(config, ready)
-        try:
-            await server.serve()
-        finally:
-            await db.dispose()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert ready.wait(timeout=30), "uvicorn did not start"
-    server = holder["server"]
-    assert server.started
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", admin, password)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with start_live_server(tmp_path) as server:
+        yield server
 
 
 def test_sign_in_and_read_the_roster_in_three_languages(
