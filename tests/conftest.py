@@ -66,9 +66,11 @@ async def database(db_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def services(database: Database, tmp_path: Path) -> Services:
+async def services(database: Database, tmp_path: Path) -> AsyncIterator[Services]:
     blobs = FileBlobStore(tmp_path / "blobs")
-    return Services.build(SqlUnitOfWorkFactory(database), SystemClock(), FAST_HASHER, blobs)
+    built = Services.build(SqlUnitOfWorkFactory(database), SystemClock(), FAST_HASHER, blobs)
+    yield built
+    await built.alerts.drain()  # notices a sign-in started after its reply
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,17 +14,20 @@ import uvicorn
 
 from mailgate.cli.main import build_cli
 from mailgate.domain.access import Actor
+from mailgate.domain.ports import SmsSender
 from mailgate.domain.queue import RetryPolicy
 from mailgate.domain.security import ThrottlePolicy
 from mailgate.protocols.imap.server import start_imap
 from mailgate.protocols.pop3 import start_pop3
 from mailgate.protocols.smtp import start_smtp
+from mailgate.services.activation import MailClientSetup
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.dnsresolver import DnsResolver
 from mailgate.services.factors import FactorConfig
 from mailgate.services.hashing import Argon2Hasher, CachingHasher
 from mailgate.services.outbound import OutboundConfig, Relay, parse_relay
+from mailgate.services.sms import FileSmsSender, WebhookSmsSender
 from mailgate.settings import Settings
 from mailgate.storage.blobstore import FileBlobStore
 from mailgate.storage.database import Database, open_database
@@ -50,6 +54,30 @@ def throttle_policy(settings: Settings) -> ThrottlePolicy:
         burst_failures=t.burst_failures,
         burst_min_ips=t.burst_min_ips,
         burst_window=timedelta(minutes=t.burst_window_minutes),
+    )
+
+
+def sms_sender(settings: Settings) -> SmsSender | None:
+    sec = settings.security
+    if sec.sms_provider == "file":
+        return FileSmsSender(settings.data_dir / "sms-outbox.jsonl")
+    if sec.sms_provider == "webhook" and sec.sms_webhook_url:
+        token = sec.sms_webhook_token.get_secret_value() if sec.sms_webhook_token else ""
+        return WebhookSmsSender(sec.sms_webhook_url, token)
+    return None
+
+
+def mail_setup(settings: Settings) -> MailClientSetup:
+    """What the welcome message and page tell mail programs: the certificate's host name and
+    the listeners' ports."""
+    return MailClientSetup(
+        host=settings.tls.hostname,
+        imap_port=settings.imap.port,
+        imaps_port=settings.imap.tls_port,
+        pop3_port=settings.pop3.port,
+        pop3s_port=settings.pop3.tls_port,
+        submission_port=settings.smtp.submission_port,
+        submissions_port=settings.smtp.submissions_port,
     )
 
 
@@ -108,6 +136,7 @@ class Runtime:
                 FileBlobStore(self.settings.data_dir / "blobs"),
                 session_idle=timedelta(minutes=self.settings.web.session_idle_minutes),
                 session_absolute=timedelta(hours=self.settings.web.session_absolute_hours),
+                sudo=timedelta(minutes=self.settings.security.sudo_minutes),
                 outbound=outbound_config(self.settings),
                 dkim_selector=self.settings.outbound.dkim_selector,
                 throttle=throttle_policy(self.settings),
@@ -116,6 +145,11 @@ class Runtime:
                     origins=tuple(self.settings.webauthn_origins),
                     secret_key=self.settings.secret_key(),
                 ),
+                sms=sms_sender(self.settings),
+                portal_url=self.settings.portal_url,
+                activation_lifetime=timedelta(hours=self.settings.onboarding.activation_hours),
+                onboarding_batch=self.settings.onboarding.sweep_batch,
+                mail_setup=mail_setup(self.settings),
             )
         finally:
             await db.dispose()
@@ -180,9 +214,19 @@ class Runtime:
                 )
             worker = services.outbound_worker(DnsResolver()) if s.outbound.enabled else None
             relay = asyncio.create_task(worker.run()) if worker else None
+            # Expire overdue applications, remind approvers, route stranded applications.
+            sweeps = asyncio.create_task(services.workflow.run_sweeps(s.onboarding.sweep_seconds))
+            # Security alerts (failure bursts, "this wasn't me") to the organisations' admins.
+            alert_loop = asyncio.create_task(services.alerts.run())
             try:
                 await server.serve()
             finally:
+                services.alerts.stop()
+                await alert_loop
+                await services.alerts.drain()
+                sweeps.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeps
                 await imap.close()
                 await smtp.close()
                 await pop3.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -39,6 +39,11 @@ class WebSettings(BaseModel):
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
     trusted_proxies: list[str] = Field(default_factory=list)
+    public_url: str | None = Field(
+        default=None,
+        description="The portal's address in messages (links, notices); default "
+        "http://HOST:PORT when the web listens on loopback, else https://TLS_HOSTNAME:WEB_PORT",
+    )
 
 
 class TlsSettings(BaseModel):
@@ -62,6 +67,13 @@ class SecuritySettings(BaseModel):
         description="Seals TOTP secrets and keys recovery-code hashes; default: the file "
         "DATA_DIR/secret_key, generated at first start. Losing it disables enrolled TOTP apps.",
     )
+    sudo_minutes: int = Field(
+        default=10,
+        ge=1,
+        le=720,
+        description="Sudo mode: how long after proving the password (sign-in or the "
+        "/account/sudo prompt) a session may change credentials, factors and contacts",
+    )
     webauthn_rp_id: str | None = Field(
         default=None, description="WebAuthn relying party id (host name); default tls.hostname"
     )
@@ -69,6 +81,22 @@ class SecuritySettings(BaseModel):
         default_factory=list,
         description="Origins the portal is served from; default https://RP_ID "
         "(and http://localhost:WEB_PORT for localhost)",
+    )
+    sms_provider: Literal["file", "webhook", "none"] = Field(
+        default="file",
+        description="file: append to DATA_DIR/sms-outbox.jsonl (development); webhook: POST "
+        "JSON {to, text} to sms_webhook_url; none: no SMS (phone contacts cannot be verified)",
+    )
+    sms_webhook_url: str | None = Field(default=None, description="http(s) URL of the gateway")
+    sms_webhook_token: SecretStr | None = Field(
+        default=None, description="sent as 'Authorization: Bearer TOKEN' to the SMS webhook"
+    )
+    helpdesk_contact: str = Field(
+        default="",
+        max_length=200,
+        description="The IT desk the password-reset page names for addresses whose domain is "
+        "not ours or whose organisation names none (organisations set their own with "
+        "'mailgate org update SLUG --helpdesk ...')",
     )
 
 
@@ -165,6 +193,22 @@ class OutboundSettings(BaseModel):
     dkim_selector: str = Field(default="mg2026", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
+class OnboardingSettings(BaseModel):
+    """The review workflow's background sweeps (services.workflow) and provisioning."""
+
+    sweep_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How often 'mailgate serve' expires overdue applications and reminds approvers",
+    )
+    sweep_batch: int = Field(
+        default=100, ge=1, le=10000, description="applications expired / reminded per sweep"
+    )
+    activation_hours: int = Field(
+        default=72, ge=1, le=720, description="how long an activation code is valid"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -183,6 +227,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
     pop3: Pop3Settings = Pop3Settings()
+    onboarding: OnboardingSettings = OnboardingSettings()
 
     @field_validator("data_dir")
     @classmethod
@@ -202,6 +247,15 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.tls.key_file or self.data_dir / "tls" / "key.pem"
+
+    @property
+    def portal_url(self) -> str:
+        if self.web.public_url:
+            return self.web.public_url.rstrip("/")
+        if self.web.host in ("127.0.0.1", "localhost", "::1"):  # the demo, a developer's machine
+            host = f"[{self.web.host}]" if ":" in self.web.host else self.web.host
+            return f"http://{host}:{self.web.port}"
+        return f"https://{self.tls.hostname}:{self.web.port}"
 
     @property
     def webauthn_rp_id(self) -> str:

@@ -139,7 +139,7 @@ async def test_authenticate_reasons_and_uniform_cost(services: Services, root: A
     for (user, password), reason in cases.items():
         decision = await auth.authenticate(user, password, "imap", "")
         assert not decision.allowed and decision.reason is reason, user
-        assert decision.account is None and decision.actor is None
+        assert decision.actor is None  # the account stays known to the web's errands
 
     async def cost(user: str, password: str, rounds: int = 15) -> float:
         start = time.perf_counter()

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 
 import mailgate.web
-from mailgate.web.i18n import LOCALES, choose_locale, load_catalogs, negotiate
+from mailgate.web.i18n import LOCALES, choose_locale, load_catalogs, negotiate, read_catalog
 
 WEB = Path(mailgate.web.__file__).parent
 
@@ -56,9 +55,7 @@ def _extracted() -> set[str]:
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_message_is_translated(locale: str) -> None:
-    po_path = WEB / "i18n" / locale / "LC_MESSAGES" / "messages.po"
-    with po_path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
+    catalog = read_catalog(locale)
     translated = {m.id: m.string for m in catalog if m.id}
     used = _extracted()
     assert len(used) > 50

@@ -13,7 +13,20 @@ from typing import Annotated
 import typer
 
 from mailgate import __version__
-from mailgate.cli import accounts, directory, factors, mail, outbound, routes, security, system
+from mailgate.cli import (
+    accounts,
+    admin_security,
+    directory,
+    factors,
+    mail,
+    onboarding,
+    outbound,
+    policy,
+    recovery,
+    routes,
+    security,
+    system,
+)
 from mailgate.cli.runtime import CliState, RuntimeFactory
 
 
@@ -54,9 +67,13 @@ def build_cli(factory: RuntimeFactory) -> typer.Typer:
     system.register(app)
     directory.register(app)
     accounts.register(app)
+    admin_security.register(app)  # after accounts: adds to `account`
     routes.register(app)
     outbound.register(app)  # after directory: adds `domain dns`
     mail.register(app)
     security.register(app)
     factors.register(app)
+    policy.register(app)
+    recovery.register(app)
+    onboarding.register(app)
     return app

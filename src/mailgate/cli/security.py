@@ -74,6 +74,7 @@ def register(app: typer.Typer) -> None:
     def login_search(
         ctx: typer.Context,
         org_slug: Annotated[str | None, typer.Option("--org", help="Organisation.")] = None,
+        account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
         ip: Annotated[str | None, typer.Option(help="Client IP.")] = None,
         result: Annotated[
             str | None, typer.Option(help="success, failure or a reason (throttled ...).")
@@ -91,13 +92,21 @@ def register(app: typer.Typer) -> None:
         async def work(services: Services, actor: Actor) -> None:
             if csv:
                 text = await services.logins.export_logins_csv(
-                    actor, org_slug, ip=ip, result=result, protocol=protocol, since=start, until=end
+                    actor,
+                    org_slug,
+                    account=account,
+                    ip=ip,
+                    result=result,
+                    protocol=protocol,
+                    since=start,
+                    until=end,
                 )
                 out.file.write(text)
                 return
             found, total = await services.logins.search_logins(
                 actor,
                 org_slug,
+                account=account,
                 ip=ip,
                 result=result,
                 protocol=protocol,

@@ -35,6 +35,8 @@ class Permission(enum.StrEnum):
     ACCOUNT_UNLOCK = "account.unlock"
     ROLE_GRANT = "role.grant"
     AUDIT_READ = "audit.read"
+    APPLICATION_REVIEW = "application.review"  # decide IT/HR/security stages, read documents
+    TICKET_MANAGE = "ticket.manage"  # the IT ticket list: read, export, close
 
 
 _P = Permission
@@ -53,11 +55,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.ACCOUNT_UNLOCK,
             _P.ROLE_GRANT,
             _P.AUDIT_READ,
+            _P.APPLICATION_REVIEW,
+            _P.TICKET_MANAGE,
         }
     ),
-    Role.REVIEWER: frozenset({_P.ORG_READ, _P.DIRECTORY_READ, _P.ROSTER_READ, _P.ACCOUNT_READ}),
+    Role.REVIEWER: frozenset(
+        {_P.ORG_READ, _P.DIRECTORY_READ, _P.ROSTER_READ, _P.ACCOUNT_READ, _P.APPLICATION_REVIEW}
+    ),
     Role.HELPDESK: frozenset(
-        {_P.ORG_READ, _P.DIRECTORY_READ, _P.ROSTER_READ, _P.ACCOUNT_READ, _P.ACCOUNT_UNLOCK}
+        {
+            _P.ORG_READ,
+            _P.DIRECTORY_READ,
+            _P.ROSTER_READ,
+            _P.ACCOUNT_READ,
+            _P.ACCOUNT_UNLOCK,
+            _P.TICKET_MANAGE,
+        }
     ),
 }
 # Only platform admins may create organisations, attach domains or grant platform-wide roles.

@@ -76,6 +76,9 @@ ACCOUNT_TRANSITIONS: dict[tuple[AccountState, AccountAction], AccountState] = {
     (_S.DISABLED, _A.ENABLE): _S.ACTIVE,
 }
 
+# The ways into an account (policy setting `allowed_protocols`); an account may be limited to some.
+ALL_PROTOCOLS: tuple[str, ...] = ("imap", "pop3", "smtp", "web")
+
 # Accounts in these states count against the organisation's account pool.
 POOL_STATES = frozenset(s for s in AccountState if s is not AccountState.DISABLED)
 
@@ -98,6 +101,9 @@ class RequiredAction(enum.StrEnum):
     SET_PASSWORD = "set_password"  # noqa: S105 - a step name, not a password
     ENROL_SECOND_FACTOR = "enrol_second_factor"
     VERIFY_RECOVERY_CONTACT = "verify_recovery_contact"
+    # Set by an administrator or by "this wasn't me": the web lets the person in only to
+    # choose a new password; mail protocols and the API refuse the account until then.
+    UPDATE_PASSWORD = "update_password"  # noqa: S105 - a step name, not a password
 
 
 FIRST_LOGIN_ACTIONS: tuple[RequiredAction, ...] = (
@@ -228,10 +234,16 @@ class Account:
     required_actions: list[RequiredAction] = field(default_factory=list)
     skipped_first_login: bool = False
     created_at: datetime | None = None
+    # Which ways in the account may use (policy `allowed_protocols`, set at provisioning).
+    allowed_protocols: tuple[str, ...] = ALL_PROTOCOLS
 
     @property
     def first_login_done(self) -> bool:
         return not self.required_actions
+
+    def may_use(self, protocol: str) -> bool:
+        """Whether the account may sign in over `protocol` (imap, pop3, smtp or web)."""
+        return protocol in self.allowed_protocols
 
 
 @dataclass(slots=True)

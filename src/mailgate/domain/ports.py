@@ -7,7 +7,7 @@ tests may pass in-memory fakes. Methods raise only the errors named in their doc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -26,6 +26,7 @@ from mailgate.domain.directory import (
     Region,
     RosterEntry,
 )
+from mailgate.domain.entrypoints import EntryPointConfig
 from mailgate.domain.factors import RecoveryCode, SecondFactor
 from mailgate.domain.mail import HeaderFields, Mailbox, SpecialUse, StoredMessage
 from mailgate.domain.mailbox import (
@@ -38,7 +39,18 @@ from mailgate.domain.mailbox import (
     Snapshot,
     UidSet,
 )
+from mailgate.domain.notices import NoticeKind
+from mailgate.domain.onboarding import (
+    Application,
+    ApplicationState,
+    Decision,
+    Document,
+    Ticket,
+    TicketState,
+)
+from mailgate.domain.policy import Policy, PolicyDraft
 from mailgate.domain.queue import DkimKey, QueueItem, QueueRecipient
+from mailgate.domain.recovery import CodePurpose, OneTimeCode, RecoveryContact
 from mailgate.domain.security import (
     AppPassword,
     FailureCounter,
@@ -61,6 +73,11 @@ class PasswordHasher(Protocol):
 
     async def verify(self, stored: str | None, password: str) -> bool:
         """True when `password` matches; with `stored` None, spends the same time on a dummy."""
+        ...
+
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether `stored` was made with other parameters than new hashes get (then a login
+        that verified the password stores a fresh hash)."""
         ...
 
 
@@ -125,6 +142,7 @@ class RosterRepo(Protocol):
         ...
 
     async def get(self, org_id: int, employee_id: str) -> RosterEntry | None: ...
+    async def by_id(self, roster_id: int) -> RosterEntry | None: ...
     async def search(
         self, org_ids: frozenset[int] | None, query: str, offset: int, limit: int
     ) -> tuple[list[RosterEntry], int]: ...
@@ -137,6 +155,10 @@ class AccountRepo(Protocol):
 
     async def get(self, account_id: int) -> Account | None: ...
     async def by_key(self, address_key: str) -> Account | None: ...
+    async def by_roster(self, roster_id: int) -> list[Account]:
+        """The accounts linked to this roster entry, oldest first."""
+        ...
+
     async def update(self, account: Account) -> None: ...
     async def count_in_pool(self, org_id: int) -> int: ...
     async def search(
@@ -186,6 +208,9 @@ class GroupRepo(Protocol):
 class RoleRepo(Protocol):
     async def grant(self, account_id: int, role: Role, org_id: int | None) -> None: ...
     async def grants_for(self, account_id: int) -> tuple[RoleGrant, ...]: ...
+    async def holders(self, org_id: int | None, roles: Sequence[Role]) -> list[int]:
+        """Ids of the accounts holding one of `roles` for `org_id` (None: platform-wide)."""
+        ...
 
 
 class AuditRepo(Protocol):
@@ -203,10 +228,74 @@ class AuditRepo(Protocol):
     ) -> tuple[list[AuditEvent], int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class WebSessionRecord:
+    """A server-side web session as stored: the hash of the cookie value (never the value), a
+    non-secret `handle` to list and end it by, and its `stage`: "full", or "second_factor"
+    while the sign-in still owes its second factor. `reauth_at` is the last time the person
+    proved their password (sign-in, re-authentication): sudo mode runs from there."""
+
+    id_hash: str
+    handle: str
+    account_id: int
+    csrf: str
+    stage: str
+    created_at: datetime
+    last_seen: datetime
+    user_agent: str = ""
+    ip: str = ""
+    reauth_at: datetime | None = None
+    second_factor_failures: int = 0
+
+
 class WebSessionRepo(Protocol):
     async def add(
-        self, id_hash: str, account_id: int, csrf: str, created: datetime, user_agent: str, ip: str
-    ) -> None: ...
+        self,
+        id_hash: str,
+        account_id: int,
+        csrf: str,
+        created: datetime,
+        user_agent: str,
+        ip: str,
+        *,
+        handle: str = "",
+        stage: str = "full",
+        reauth_at: datetime | None = None,
+    ) -> None:
+        """A new session; an empty `handle` gets a random one."""
+        ...
+
+    async def find(self, id_hash: str) -> WebSessionRecord | None: ...
+    async def for_account(self, account_id: int) -> list[WebSessionRecord]:
+        """Every session of the account, the most recently active first."""
+        ...
+
+    async def delete_expired(
+        self,
+        account_id: int,
+        *,
+        idle_before: datetime,
+        created_before: datetime,
+        pending_before: datetime,
+    ) -> int:
+        """Remove the account's sessions last seen before `idle_before`, created before
+        `created_before`, and unfinished sign-ins created before `pending_before`."""
+        ...
+
+    async def delete_handle(self, account_id: int, handle: str) -> bool:
+        """End the account's session with this handle; False when it has none such."""
+        ...
+
+    async def rekey(
+        self, old_hash: str, new_hash: str, csrf: str, *, stage: str, reauth_at: datetime | None
+    ) -> bool:
+        """Give a session a new id (and CSRF token), keeping its handle and times."""
+        ...
+
+    async def set_reauth(self, id_hash: str, when: datetime) -> None: ...
+    async def count_second_factor_failure(self, id_hash: str) -> int:
+        """One more wrong second-factor code, atomically; the new count (0: no such row)."""
+        ...
 
     async def get(self, id_hash: str) -> tuple[int, str, datetime, datetime] | None:
         """(account id, csrf token, created, last seen) of a live session."""
@@ -214,6 +303,9 @@ class WebSessionRepo(Protocol):
 
     async def touch(self, id_hash: str, when: datetime) -> None: ...
     async def delete(self, id_hash: str) -> None: ...
+    async def delete_for_account(self, account_id: int, except_hash: str | None = None) -> int:
+        """End every session of the account (but `except_hash`); how many were ended."""
+        ...
 
 
 class ApiTokenRepo(Protocol):
@@ -307,6 +399,43 @@ class AccountSecurityRepo(Protocol):
         """Newest first."""
         ...
 
+    async def pending_alerts(self, kinds: Sequence[str], limit: int = 100) -> list[SecurityAlert]:
+        """Alerts of these kinds nobody was told about yet (`notified_at` unset), oldest first."""
+        ...
+
+    async def mark_notified(self, ids: Sequence[int], when: datetime) -> list[int]:
+        """Set `notified_at` on those of `ids` that have none yet (a conditional update, so two
+        processes never both claim one alert); the ids this call marked."""
+        ...
+
+
+class KnownSignInRepo(Protocol):
+    """The devices and networks each account has signed in from (services.alerts), as
+    (kind, digest) pairs with kind `device` or `network`."""
+
+    async def seen(
+        self, account_id: int, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], datetime]:
+        """`last_seen` of those of `keys` the account has (one indexed read)."""
+        ...
+
+    async def any_for(self, account_id: int) -> bool:
+        """Whether anything was recorded for the account (its first sign-in records silently)."""
+        ...
+
+    async def remember(self, account_id: int, kind: str, digest: str, when: datetime) -> bool:
+        """Record the pair, first and last seen `when`; False when it was there already (a
+        concurrent sign-in recorded it first)."""
+        ...
+
+    async def touch(self, account_id: int, kind: str, digest: str, when: datetime) -> None:
+        """Move the pair's `last_seen` to `when`."""
+        ...
+
+    async def forget(self, account_id: int, keys: Sequence[tuple[str, str]]) -> int:
+        """Delete those pairs of the account; how many there were."""
+        ...
+
 
 class SecondFactorRepo(Protocol):
     """TOTP and WebAuthn factors of accounts, and the single-use WebAuthn challenges."""
@@ -365,6 +494,193 @@ class RecoveryCodeRepo(Protocol):
         ...
 
     async def delete_all(self, account_id: int) -> int: ...
+
+
+class PolicyRepo(Protocol):
+    async def for_org(self, org_id: int) -> list[Policy]:
+        """In order: position, then id."""
+        ...
+
+    async def by_name(self, org_id: int, name: str) -> Policy | None: ...
+    async def add(self, org_id: int, draft: PolicyDraft, when: datetime) -> Policy:
+        """Conflict when the organisation already has a policy of that name."""
+        ...
+
+    async def replace(self, policy_id: int, draft: PolicyDraft, when: datetime) -> None:
+        """Conflict when the new name is taken."""
+        ...
+
+    async def delete(self, policy_id: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalLink:
+    id: int
+    application_id: int
+    stage: int
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class EntryPointRepo(Protocol):
+    async def add(self, entry: EntryPointConfig) -> EntryPointConfig:
+        """Stores it (its `id` is ignored); Conflict when the slug is taken."""
+        ...
+
+    async def by_slug(self, slug: str) -> EntryPointConfig | None: ...
+    async def for_org(self, org_id: int) -> list[EntryPointConfig]: ...
+    async def update(self, entry: EntryPointConfig) -> None: ...
+
+
+class ApplicationRepo(Protocol):
+    async def add(self, application: Application) -> Application:
+        """Stores it (its `id` is ignored) and returns it with its id."""
+        ...
+
+    async def get(self, application_id: int, *, lock: bool = False) -> Application | None:
+        """With `lock`, the row stays locked until the transaction ends (PostgreSQL)."""
+        ...
+
+    async def by_tracking(self, digest: str) -> Application | None: ...
+    async def open_for(self, domain_id: int, employee_id: str) -> list[Application]:
+        """Applications not in a final state for this employee ID and domain."""
+        ...
+
+    async def update(self, application: Application) -> None: ...
+    async def search(
+        self,
+        org_ids: frozenset[int] | None,
+        states: Sequence[ApplicationState] | None,
+        waiting_for: str | None,
+        query: str,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[Application], int]:
+        """Oldest submitted first (a queue), with the total; `query` matches employee ID and
+        name; `waiting_for` the current stage's approver kind."""
+        ...
+
+    async def past_deadline(self, now: datetime, limit: int) -> list[Application]:
+        """Open applications whose deadline has passed."""
+        ...
+
+    async def waiting_since(self, before: datetime, limit: int) -> list[Application]:
+        """Applications waiting for a decision, not reminded (or submitted) since `before`."""
+        ...
+
+    async def add_decision(self, decision: Decision) -> None: ...
+    async def decisions(self, application_id: int) -> list[Decision]:
+        """Oldest first: the timeline."""
+        ...
+
+    async def add_document(self, document: Document) -> Document: ...
+    async def documents(self, application_id: int) -> list[Document]: ...
+    async def add_link(
+        self, application_id: int, stage: int, digest: str, expires_at: datetime
+    ) -> None: ...
+    async def link(self, digest: str) -> ApprovalLink | None: ...
+    async def spend_link(self, link_id: int, when: datetime) -> bool:
+        """Mark the link used; False when it already was."""
+        ...
+
+
+class TicketRepo(Protocol):
+    async def add(self, ticket: Ticket) -> Ticket: ...
+    async def get(self, ticket_id: int) -> Ticket | None: ...
+    async def search(
+        self, org_ids: frozenset[int] | None, state: TicketState | None, offset: int, limit: int
+    ) -> tuple[list[Ticket], int]:
+        """Newest first, with the total."""
+        ...
+
+    async def update(self, ticket: Ticket) -> None: ...
+
+
+class RecoveryContactRepo(Protocol):
+    async def add(self, contact: RecoveryContact) -> RecoveryContact:
+        """Stores it (its `id` is ignored); Conflict when the account already has this value."""
+        ...
+
+    async def for_account(self, account_id: int) -> list[RecoveryContact]:
+        """Oldest first."""
+        ...
+
+    async def get(self, account_id: int, contact_id: int) -> RecoveryContact | None: ...
+    async def mark_verified(self, contact_id: int, when: datetime) -> None: ...
+    async def delete(self, account_id: int, contact_id: int) -> bool:
+        """False when the account has no such contact."""
+        ...
+
+
+class OneTimeCodeRepo(Protocol):
+    async def add(self, code: OneTimeCode) -> OneTimeCode:
+        """Stores it (its `id` is ignored) and returns it with its id."""
+        ...
+
+    async def live(
+        self, account_id: int, purpose: CodePurpose, target: str | None, now: datetime
+    ) -> list[OneTimeCode]:
+        """Unused, unexpired codes with guesses left (`target` None: any target), newest first."""
+        ...
+
+    async def by_digest(self, purpose: CodePurpose, digest: str) -> OneTimeCode | None: ...
+    async def spend(self, code_id: int, when: datetime) -> bool:
+        """Mark the code used; False when it already was (single use under concurrency)."""
+        ...
+
+    async def count_attempt(self, code_id: int) -> int:
+        """One more wrong guess; the new count."""
+        ...
+
+    async def revoke(self, account_id: int, purpose: CodePurpose, when: datetime) -> int:
+        """Spend every live code of the account for `purpose`; how many."""
+        ...
+
+    async def created_since(
+        self, account_id: int, purpose: CodePurpose, since: datetime
+    ) -> list[OneTimeCode]:
+        """Every code of the account for `purpose` made at or after `since`, spent or not,
+        newest first (for rate limits)."""
+        ...
+
+
+class Notifier(Protocol):
+    """Sends localised notices (domain.notices) through Mailgate's own mail service and the
+    SMS provider. Never raises for a delivery problem: the change that caused the notice has
+    already been committed; problems are logged."""
+
+    async def to_account(
+        self, account: Account, kind: NoticeKind, params: Mapping[str, str] | None = None
+    ) -> None:
+        """To the account's mailbox and every verified recovery contact."""
+        ...
+
+    async def to_admins(
+        self, org_id: int, kind: NoticeKind, params: Mapping[str, str] | None = None
+    ) -> None:
+        """To every administrator of the organisation (org admins, else platform admins)."""
+        ...
+
+    async def code(
+        self,
+        contact: RecoveryContact,
+        language: str,
+        kind: NoticeKind,
+        code: str,
+        params: Mapping[str, str] | None = None,
+    ) -> None:
+        """A one-time code (and, for e-mail, `params["link"]` when given) to one contact."""
+        ...
+
+
+class SmsUnavailable(Exception):
+    """The SMS provider did not take the message."""
+
+
+class SmsSender(Protocol):
+    async def send(self, phone: str, text: str) -> None:
+        """Hand one message for an E.164 number to the provider; raises SmsUnavailable."""
+        ...
 
 
 class BlobStore(Protocol):
@@ -637,6 +953,13 @@ class UnitOfWork(Protocol):
     account_security: AccountSecurityRepo
     factors: SecondFactorRepo
     recovery_codes: RecoveryCodeRepo
+    recovery_contacts: RecoveryContactRepo
+    one_time_codes: OneTimeCodeRepo
+    known_sign_ins: KnownSignInRepo
+    policies: PolicyRepo
+    entry_points: EntryPointRepo
+    applications: ApplicationRepo
+    tickets: TicketRepo
 
     async def commit(self) -> None: ...
     async def __aenter__(self) -> UnitOfWork: ...

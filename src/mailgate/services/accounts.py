@@ -19,6 +19,7 @@ from mailgate.domain.directory import (
 from mailgate.domain.errors import DomainNotOwned, InvalidInput, NotFound
 from mailgate.domain.mail import DEFAULT_FOLDERS
 from mailgate.domain.names import Address
+from mailgate.domain.passwords import normalise_password
 from mailgate.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from mailgate.services.audit import record
 from mailgate.services.organisations import check_language, check_time_zone, org_by_slug
@@ -89,7 +90,7 @@ class AccountService:
             raise InvalidInput("the expiry date must be in the future")
         if skip_first_login and not password:
             raise InvalidInput("an account that skips the first login needs a password")
-        password_hash = await self.hasher.hash(password) if password else None
+        password_hash = await self.hasher.hash(normalise_password(password)) if password else None
         async with self.uow() as uow:
             expected = None
             if org_slug is not None:

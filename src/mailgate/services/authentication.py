@@ -20,21 +20,26 @@ Account security (issue #5, docs/security.md):
   timing does not tell whether the account exists);
 - with a second factor enrolled, the main password no longer opens IMAP/POP3/SMTP
   (APP_PASSWORD_REQUIRED, only ever told to someone who typed the right password);
-- every attempt is written to the login records, in the same transaction as the counters.
+- every attempt is written to the login records, in the same transaction as the counters;
+- a main password that verifies against a hash made with older argon2id parameters is hashed
+  again and stored in the same success transaction (rehash on login).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from mailgate.domain.access import Actor
-from mailgate.domain.directory import Account, AccountState
+from mailgate.domain.directory import Account, AccountState, RequiredAction
 from mailgate.domain.errors import InvalidInput
 from mailgate.domain.names import Address
-from mailgate.domain.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from mailgate.domain.passwords import normalise_password
+from mailgate.domain.ports import Clock, PasswordHasher, UnitOfWork, UnitOfWorkFactory
 from mailgate.domain.security import (
     AppPassword,
     FailureCounter,
@@ -67,6 +72,9 @@ class AuthReason(enum.StrEnum):
     BAD_CREDENTIALS = "bad_credentials"  # unknown user or wrong password: never told apart
     NOT_ACTIVATED = "not_activated"  # pending_activation
     FIRST_LOGIN_PENDING = "first_login_pending"  # active, but required actions remain
+    # An administrator or "this wasn't me" demands a new password: the web lets the person
+    # choose one (services.identity restricted sessions), mail protocols and the API refuse.
+    PASSWORD_UPDATE_REQUIRED = "password_update_required"  # noqa: S105 - a reason code
     LOCKED = "locked"
     SUSPENDED = "suspended"
     EXPIRED = "expired"  # state expired, or past its end date before the sweep caught it
@@ -74,6 +82,9 @@ class AuthReason(enum.StrEnum):
     # The right main password, but a second factor is enrolled: mail clients need an app
     # password (the reply names the portal page /account/app-passwords).
     APP_PASSWORD_REQUIRED = "app_password_required"  # noqa: S105 - a reason code
+    # The right password, but the account's policy does not allow this protocol (issue #6:
+    # Account.allowed_protocols; the API counts as "web").
+    PROTOCOL_NOT_ALLOWED = "protocol_not_allowed"
     # Causes kept in login records only; decisions carry BAD_CREDENTIALS for all of them.
     UNKNOWN_USER = "unknown_user"
     BAD_PASSWORD = "bad_password"  # noqa: S105 - a reason code, not a password
@@ -94,7 +105,9 @@ _STATE_REASONS = {
 class AuthDecision:
     allowed: bool
     reason: AuthReason
-    account: Account | None = None  # only when allowed
+    # When allowed; also on refusals after the right password (locked, not activated ...), so
+    # the web can offer the errand a restricted session allows. Protocol edges use `allowed`.
+    account: Account | None = None
     actor: Actor | None = None  # only when allowed
     cause: AuthReason | None = None  # what the login record keeps when it differs from reason
     app_password: str = ""  # name of the app password that was used
@@ -108,12 +121,19 @@ class AuthDecision:
         return self.cause or self.reason
 
 
+def protocol_allowed(account: Account, protocol: AuthProtocol) -> bool:
+    """Whether the account's allowed protocols cover `protocol` (API tokens count as web)."""
+    return account.may_use("web" if protocol is AuthProtocol.API else protocol.value)
+
+
 def usability(account: Account, today_ordinal: int) -> AuthReason:
     """Why an account whose password matched may not sign in, or OK."""
     if account.state is not AccountState.ACTIVE:
         return _STATE_REASONS[account.state]
     if account.expires_on is not None and account.expires_on.toordinal() < today_ordinal:
         return AuthReason.EXPIRED
+    if RequiredAction.UPDATE_PASSWORD in account.required_actions:
+        return AuthReason.PASSWORD_UPDATE_REQUIRED
     if account.required_actions and not account.skipped_first_login:
         return AuthReason.FIRST_LOGIN_PENDING
     return AuthReason.OK
@@ -138,12 +158,34 @@ class _Facts:
     second_factor: bool = False
 
 
+class SignInObserver(Protocol):
+    """Told about authentications: services.alerts (new device or network, failure bursts)."""
+
+    async def signed_in(
+        self,
+        uow: UnitOfWork,
+        account: Account,
+        protocol: str,
+        ip: str,
+        client_id: str,
+        now: datetime,
+    ) -> Callable[[], None] | None:
+        """In the transaction of a successful authentication, before its commit; returns what
+        to start once it committed (None: nothing). Must stay cheap: it is on the login path."""
+        ...
+
+    def alert_raised(self) -> None:
+        """After the commit of a failed authentication that stored a security alert."""
+        ...
+
+
 @dataclass(slots=True)
 class AuthenticationService:
     uow: UnitOfWorkFactory
     clock: Clock
     hasher: PasswordHasher
     limiter: Limiter = field(default_factory=Limiter)
+    observer: SignInObserver | None = None  # services.alerts, set by Services.build
 
     async def authenticate(
         self,
@@ -174,13 +216,20 @@ class AuthenticationService:
             decision = AuthDecision.deny(AuthReason.BAD_CREDENTIALS, AuthReason.THROTTLED)
         else:
             stored = account.password_hash if account is not None else None
-            main_ok = await self.hasher.verify(stored, password)
+            # Passwords are hashed in their NFKC form (domain.passwords.normalise_password), so
+            # "，" typed on one keyboard and "," on another are the same password.
+            main_ok = await self.hasher.verify(stored, normalise_password(password))
             if letters is not None:
                 matched = await self._match_app_password(facts.candidates, letters)
             decision = self._decide(facts, proto, main_ok, matched, now)
         if decision.allowed and account is not None:
+            new_hash = (
+                None
+                if decision.app_password
+                else await self._rehash(account, normalise_password(password))
+            )
             decision = await self._succeed(
-                decision, facts, matched, proto, client_ip, client_id, now
+                decision, facts, matched, proto, client_ip, client_id, now, new_hash
             )
         else:
             await self._fail(decision, facts, username, proto, client_ip, client_id, now)
@@ -239,16 +288,28 @@ class AuthenticationService:
                 )
             reason = usability(account, now.date().toordinal())
             if reason is not AuthReason.OK:
-                return AuthDecision.deny(reason)
+                return AuthDecision(False, reason, account)
+            if not protocol_allowed(account, proto):
+                return AuthDecision.deny(AuthReason.PROTOCOL_NOT_ALLOWED)
             return AuthDecision(True, AuthReason.OK, account, app_password=matched.name)
         if not main_ok:
             return AuthDecision.deny(AuthReason.BAD_CREDENTIALS, AuthReason.BAD_PASSWORD)
         reason = usability(account, now.date().toordinal())
         if reason is not AuthReason.OK:
-            return AuthDecision.deny(reason)
+            return AuthDecision(False, reason, account)
+        if not protocol_allowed(account, proto):
+            return AuthDecision.deny(AuthReason.PROTOCOL_NOT_ALLOWED)
         if proto in MAIL_PROTOCOLS and facts.second_factor:
             return AuthDecision.deny(AuthReason.APP_PASSWORD_REQUIRED)
         return AuthDecision(True, AuthReason.OK, account)
+
+    async def _rehash(self, account: Account, password: str) -> str | None:
+        """A new hash of a main password that verified against a hash made with other
+        parameters (argon2id settings changed), else None."""
+        stored = account.password_hash
+        if stored is None or not self.hasher.needs_rehash(stored):
+            return None
+        return await self.hasher.hash(password)
 
     async def _succeed(
         self,
@@ -259,10 +320,16 @@ class AuthenticationService:
         ip: str,
         client_id: str,
         now: datetime,
+        new_hash: str | None = None,
     ) -> AuthDecision:
         account = facts.account
         assert account is not None  # noqa: S101 - only allowed decisions come here
         async with self.uow() as uow:
+            if new_hash is not None:
+                fresh = await uow.accounts.get(account.id)
+                if fresh is not None and fresh.password_hash == account.password_hash:
+                    fresh.password_hash = new_hash  # unless it was changed meanwhile
+                    await uow.accounts.update(fresh)
             await uow.logins.add(
                 _record(now, account, account.address, decision, proto, ip, client_id, matched)
             )
@@ -270,7 +337,12 @@ class AuthenticationService:
             if matched is not None:
                 await uow.app_passwords.mark_used(matched.id, now, ip)
             actor = await actor_for(uow, account, ip)
+            follow_up = None
+            if self.observer is not None:
+                follow_up = await self.observer.signed_in(uow, account, proto, ip, client_id, now)
             await uow.commit()
+        if follow_up is not None:
+            follow_up()
         return AuthDecision(True, AuthReason.OK, account, actor, app_password=decision.app_password)
 
     async def _fail(
@@ -287,9 +359,12 @@ class AuthenticationService:
         shown = account.address if account is not None else anonymised_username(username)
         async with self.uow() as uow:
             await uow.logins.add(_record(now, account, shown, decision, proto, ip, client_id, None))
+            raised = False
             if decision.reason is AuthReason.BAD_CREDENTIALS and decision.cause in _COUNTED:
-                await self.limiter.count_failure(uow, account, ip, now)
+                raised = await self.limiter.count_failure(uow, account, ip, now)
             await uow.commit()
+        if raised and self.observer is not None:
+            self.observer.alert_raised()
 
     async def may_send_as(self, account: Account, sender: str) -> bool:
         """Whether `account` may use `sender` as its envelope (and From) address."""

@@ -2,8 +2,8 @@
 
 Management (enrol, confirm, register, new recovery codes) is done by the account itself; an
 administrator with ACCOUNT_WRITE in the account's organisation may list and remove factors and
-reset them all, naming who proved the person's identity and how. (A fresh re-authentication,
-"sudo mode", will guard the owner's changes once sessions have it.)
+reset them all, naming who proved the person's identity and how. On the web the owner's changes
+need a fresh re-authentication ("sudo mode", web/portal/sudo.py).
 
 Verification (`verify_totp`, `use_recovery_code`, `webauthn_auth_*`) is called by the sign-in
 flow after the password has been accepted, with the account id; its results may be shown to

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mailgate.domain.access import Actor, Permission
@@ -79,12 +79,15 @@ class LoginService:
         until: datetime | None = None,
         offset: int = 0,
         limit: int = 50,
+        account: str | None = None,
     ) -> tuple[list[LoginRecord], int]:
         """Records of the organisation's accounts (all organisations, and attempts on unknown
-        names, only for platform admins with `org_slug` None)."""
+        names, only for platform admins with `org_slug` None); `account`: one address only
+        (NotFound when the actor may not read it)."""
         where = self._filter(ip, result, protocol, since, until)
         async with self.uow(write=False) as uow:
             scope = await self._scope(uow, actor, org_slug)
+            where = await self._one_account(uow, actor, account, where)
             return await uow.logins.search(
                 scope, where, max(0, offset), max(1, min(limit, MAX_PAGE))
             )
@@ -99,10 +102,12 @@ class LoginService:
         protocol: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        account: str | None = None,
     ) -> str:
         where = self._filter(ip, result, protocol, since, until)
         async with self.uow(write=False) as uow:
             scope = await self._scope(uow, actor, org_slug)
+            where = await self._one_account(uow, actor, account, where)
             found, _ = await uow.logins.search(scope, where, 0, MAX_EXPORT)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
@@ -153,6 +158,15 @@ class LoginService:
             since=since,
             until=until,
         )
+
+    @staticmethod
+    async def _one_account(
+        uow: UnitOfWork, actor: Actor, address: str | None, where: LoginFilter
+    ) -> LoginFilter:
+        if address is None or not address.strip():
+            return where
+        found = await account_for(uow, actor, address.strip(), Permission.ACCOUNT_READ)
+        return replace(where, account_id=found.id)
 
     @staticmethod
     async def _scope(uow: UnitOfWork, actor: Actor, org_slug: str | None) -> frozenset[int] | None:

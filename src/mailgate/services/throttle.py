@@ -54,15 +54,16 @@ class Limiter:
 
     async def count_failure(
         self, uow: UnitOfWork, account: Account | None, ip: str, now: datetime
-    ) -> None:
+    ) -> bool:
         """One more failure for the IP and, when the account is known, for the pair; raises the
-        burst alert when the account is attacked from many IPs."""
+        burst alert when the account is attacked from many IPs (True: an alert was stored, for
+        services.alerts to deliver after the commit)."""
         reset_before = now - self.policy.failure_reset_time
         await uow.throttle.add_failure(IP_ONLY, ip, now, reset_before)
         if account is None:
-            return
+            return False
         await uow.throttle.add_failure(account.id, ip, now, reset_before)
-        await self._check_burst(uow, account, now)
+        return await self._check_burst(uow, account, now)
 
     async def reset(
         self, uow: UnitOfWork, counters: Sequence[FailureCounter], account_id: int, ip: str
@@ -71,13 +72,13 @@ class Limiter:
         if any(c.account_id == account_id and c.ip == ip for c in counters):
             await uow.throttle.clear(account_id, ip)
 
-    async def _check_burst(self, uow: UnitOfWork, account: Account, now: datetime) -> None:
+    async def _check_burst(self, uow: UnitOfWork, account: Account, now: datetime) -> bool:
         p = self.policy
         failures, ips = await uow.logins.failures_since(account.id, now - p.burst_window)
         if failures < p.burst_failures or ips < p.burst_min_ips:
-            return
+            return False
         if await uow.account_security.requires_second_factor_on_web(account.id):
-            return  # already raised; the flag stays until an admin clears it
+            return False  # already raised; the flag stays until an admin clears it
         await uow.account_security.set_requires_second_factor_on_web(account.id, True, now)
         await uow.account_security.add_alert(
             SecurityAlert(
@@ -99,3 +100,4 @@ class Limiter:
             ips,
             account.address,
         )
+        return True

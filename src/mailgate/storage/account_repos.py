@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -46,6 +48,10 @@ class SqlAccountRepo:
         await self.conn.execute(
             update(accounts).where(accounts.c.id == account.id).values(rows.account_values(account))
         )
+
+    async def by_roster(self, roster_id: int) -> list[Account]:
+        q = select(accounts).where(accounts.c.roster_id == roster_id).order_by(accounts.c.id)
+        return [rows.account(r) for r in (await self.conn.execute(q)).mappings()]
 
     async def count_in_pool(self, org_id: int) -> int:
         q = (
@@ -228,6 +234,17 @@ class SqlRoleRepo:
         await self.conn.execute(
             role_grants.insert().values(account_id=account_id, role=role.value, org_id=org_id)
         )
+
+    async def holders(self, org_id: int | None, roles: Sequence[Role]) -> list[int]:
+        c = role_grants.c
+        where = c.org_id.is_(None) if org_id is None else c.org_id == org_id
+        q = (
+            select(c.account_id)
+            .where(where, c.role.in_([r.value for r in roles]))
+            .distinct()
+            .order_by(c.account_id)
+        )
+        return [int(r[0]) for r in await self.conn.execute(q)]
 
     async def grants_for(self, account_id: int) -> tuple[RoleGrant, ...]:
         q = select(role_grants).where(role_grants.c.account_id == account_id)

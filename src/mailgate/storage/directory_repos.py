@@ -219,6 +219,11 @@ class SqlRosterRepo:
         row = (await self.conn.execute(q)).mappings().first()
         return rows.roster_entry(row) if row else None
 
+    async def by_id(self, roster_id: int) -> RosterEntry | None:
+        q = select(roster_entries).where(roster_entries.c.id == roster_id)
+        row = (await self.conn.execute(q)).mappings().first()
+        return rows.roster_entry(row) if row else None
+
     async def search(
         self, org_ids: frozenset[int] | None, query: str, offset: int, limit: int
     ) -> tuple[list[RosterEntry], int]:

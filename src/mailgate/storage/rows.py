@@ -88,6 +88,7 @@ def account(r: Mapping[Any, Any]) -> Account:
         required_actions=[RequiredAction(a) for a in r["required_actions"]],
         skipped_first_login=r["skipped_first_login"],
         created_at=r["created_at"],
+        allowed_protocols=tuple(p for p in r["allowed_protocols"].split(",") if p),
     )
 
 
@@ -107,6 +108,7 @@ def account_values(a: Account) -> dict[str, Any]:
         "required_actions": [x.value for x in a.required_actions],
         "skipped_first_login": a.skipped_first_login,
         "created_at": a.created_at,
+        "allowed_protocols": ",".join(a.allowed_protocols),
     }
 
 

@@ -310,3 +310,35 @@ class SqlAccountSecurityRepo:
             for r in (await self.conn.execute(q)).mappings()
         ]
         return found, int(total or 0)
+
+    async def pending_alerts(self, kinds: Sequence[str], limit: int = 100) -> list[SecurityAlert]:
+        t = security_alerts.c
+        q = (
+            select(security_alerts)
+            .where(t.notified_at.is_(None), t.kind.in_(kinds))
+            .order_by(t.occurred_at, t.id)
+            .limit(limit)
+        )
+        return [
+            SecurityAlert(
+                r["occurred_at"],
+                r["kind"],
+                r["account_id"],
+                r["org_id"],
+                dict(r["details"]),
+                r["id"],
+            )
+            for r in (await self.conn.execute(q)).mappings()
+        ]
+
+    async def mark_notified(self, ids: Sequence[int], when: datetime) -> list[int]:
+        if not ids:
+            return []
+        t = security_alerts.c
+        stmt = (
+            update(security_alerts)
+            .where(t.id.in_(ids), t.notified_at.is_(None))
+            .values(notified_at=when)
+            .returning(t.id)
+        )
+        return sorted(int(r[0]) for r in (await self.conn.execute(stmt)).all())

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailgate.domain.audit import GENESIS, AuditEvent
+from mailgate.domain.ports import WebSessionRecord
 from mailgate.storage.tables import api_tokens, audit_events, web_sessions
 
 # Any constant: PostgreSQL's advisory lock number that serialises audit appenders.
@@ -80,29 +82,124 @@ class SqlAuditRepo:
         return found, int(total or 0)
 
 
+def _session(r: Mapping[Any, Any]) -> WebSessionRecord:
+    return WebSessionRecord(
+        id_hash=r["id_hash"],
+        handle=r["handle"],
+        account_id=r["account_id"],
+        csrf=r["csrf"],
+        stage=r["stage"],
+        created_at=r["created_at"],
+        last_seen=r["last_seen"],
+        user_agent=r["user_agent"],
+        ip=r["ip"],
+        reauth_at=r["reauth_at"],
+        second_factor_failures=r["second_factor_failures"],
+    )
+
+
 class SqlWebSessionRepo:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
     async def add(
-        self, id_hash: str, account_id: int, csrf: str, created: datetime, user_agent: str, ip: str
+        self,
+        id_hash: str,
+        account_id: int,
+        csrf: str,
+        created: datetime,
+        user_agent: str,
+        ip: str,
+        *,
+        handle: str = "",
+        stage: str = "full",
+        reauth_at: datetime | None = None,
     ) -> None:
         await self.conn.execute(
             web_sessions.insert().values(
                 id_hash=id_hash,
+                handle=handle or secrets.token_hex(12),
                 account_id=account_id,
                 csrf=csrf,
+                stage=stage,
                 created_at=created,
                 last_seen=created,
+                reauth_at=reauth_at,
+                second_factor_failures=0,
                 user_agent=user_agent[:400],
-                ip=ip,
+                ip=ip[:64],
             )
         )
 
     async def get(self, id_hash: str) -> tuple[int, str, datetime, datetime] | None:
+        found = await self.find(id_hash)
+        if found is None:
+            return None
+        return (found.account_id, found.csrf, found.created_at, found.last_seen)
+
+    async def find(self, id_hash: str) -> WebSessionRecord | None:
         q = select(web_sessions).where(web_sessions.c.id_hash == id_hash)
         r = (await self.conn.execute(q)).mappings().first()
-        return (r["account_id"], r["csrf"], r["created_at"], r["last_seen"]) if r else None
+        return _session(r) if r else None
+
+    async def for_account(self, account_id: int) -> list[WebSessionRecord]:
+        c = web_sessions.c
+        q = (
+            select(web_sessions)
+            .where(c.account_id == account_id)
+            .order_by(c.last_seen.desc(), c.created_at.desc(), c.handle)
+        )
+        return [_session(r) for r in (await self.conn.execute(q)).mappings()]
+
+    async def delete_expired(
+        self,
+        account_id: int,
+        *,
+        idle_before: datetime,
+        created_before: datetime,
+        pending_before: datetime,
+    ) -> int:
+        c = web_sessions.c
+        q = delete(web_sessions).where(
+            c.account_id == account_id,
+            or_(
+                c.last_seen < idle_before,
+                c.created_at < created_before,
+                and_(c.stage != "full", c.created_at < pending_before),
+            ),
+        )
+        return int((await self.conn.execute(q)).rowcount or 0)
+
+    async def delete_handle(self, account_id: int, handle: str) -> bool:
+        c = web_sessions.c
+        q = delete(web_sessions).where(c.account_id == account_id, c.handle == handle)
+        return bool((await self.conn.execute(q)).rowcount)
+
+    async def rekey(
+        self, old_hash: str, new_hash: str, csrf: str, *, stage: str, reauth_at: datetime | None
+    ) -> bool:
+        q = (
+            update(web_sessions)
+            .where(web_sessions.c.id_hash == old_hash)
+            .values(id_hash=new_hash, csrf=csrf, stage=stage, reauth_at=reauth_at)
+        )
+        return bool((await self.conn.execute(q)).rowcount)
+
+    async def set_reauth(self, id_hash: str, when: datetime) -> None:
+        await self.conn.execute(
+            update(web_sessions).where(web_sessions.c.id_hash == id_hash).values(reauth_at=when)
+        )
+
+    async def count_second_factor_failure(self, id_hash: str) -> int:
+        c = web_sessions.c
+        q = (
+            update(web_sessions)
+            .where(c.id_hash == id_hash)
+            .values(second_factor_failures=c.second_factor_failures + 1)
+            .returning(c.second_factor_failures)
+        )
+        row = (await self.conn.execute(q)).first()
+        return int(row[0]) if row else 0
 
     async def touch(self, id_hash: str, when: datetime) -> None:
         await self.conn.execute(
@@ -111,6 +208,12 @@ class SqlWebSessionRepo:
 
     async def delete(self, id_hash: str) -> None:
         await self.conn.execute(delete(web_sessions).where(web_sessions.c.id_hash == id_hash))
+
+    async def delete_for_account(self, account_id: int, except_hash: str | None = None) -> int:
+        q = delete(web_sessions).where(web_sessions.c.account_id == account_id)
+        if except_hash is not None:
+            q = q.where(web_sessions.c.id_hash != except_hash)
+        return int((await self.conn.execute(q)).rowcount or 0)
 
 
 class SqlApiTokenRepo:

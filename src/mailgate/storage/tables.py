@@ -166,6 +166,8 @@ accounts = Table(
     # The last UIDVALIDITY handed to a folder of this account: a re-created or renamed folder
     # never gets a value it had before (RFC 9051 2.3.1.1).
     Column("uidvalidity_seq", BigInteger, nullable=False, server_default="0"),
+    # Comma-separated ways in the account may use (migration 0013; policy allowed_protocols).
+    Column("allowed_protocols", String(64), nullable=False, server_default="imap,pop3,smtp,web"),
     Index(None, "org_id", "state"),
 )
 
@@ -243,6 +245,14 @@ web_sessions = Table(
     Column("last_seen", TS, nullable=False),
     Column("user_agent", String(400), nullable=False),
     Column("ip", String(64), nullable=False),
+    # Issue #5 item 5 (migration 0007): a non-secret handle for listing and ending sessions,
+    # the stage ("full", or "second_factor" while the second step of sign-in is pending), when
+    # the person last proved their password (sudo mode) and wrong second-factor attempts.
+    Column("handle", String(32), nullable=False, unique=True),
+    Column("stage", String(16), nullable=False, server_default="full"),
+    Column("reauth_at", TS, nullable=True),
+    Column("second_factor_failures", Integer, nullable=False, server_default="0"),
+    Index(None, "account_id"),
 )
 
 api_tokens = Table(
@@ -502,4 +512,176 @@ recovery_codes = Table(
     Column("created_at", TS, nullable=False),
     Column("used_at", TS, nullable=True),
     Index(None, "account_id"),
+)
+
+# --- recovery contacts and one-time codes (issue #5 items 6 and 7) -----------------------------
+
+# Backup e-mail addresses and mobile numbers (E.164), verified with a one-time code.
+recovery_contacts = Table(
+    "recovery_contacts",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("verified_at", TS, nullable=True),
+    UniqueConstraint("account_id", "kind", "value"),
+)
+
+# Contact-verification and password-reset codes: only an HMAC/SHA-256 digest is stored.
+one_time_codes = Table(
+    "one_time_codes",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Index(None, "account_id", "purpose"),
+    Index(None, "digest"),
+)
+
+# --- policies (domain.policy; issue #6 item 1, password policy binding of issue #5) ------------
+
+policies = Table(
+    "policies",
+    metadata,
+    _id(),
+    Column("org_id", ID, ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("selector", JSON, nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("require", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("org_id", "name"),
+)
+
+# --- sign-in alerts (issue #5 item 9) -----------------------------------------------------------
+
+# The devices and networks (client /24 or /48) each account has signed in from, as digests; a
+# successful sign-in from one not listed here sends the person a NEW_SIGN_IN notice.
+known_sign_ins = Table(
+    "known_sign_ins",
+    metadata,
+    _id(),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    UniqueConstraint("account_id", "kind", "digest"),
+)
+
+# --- onboarding (issue #6: entry points, applications, decisions, documents, tickets) --------
+
+entry_points = Table(
+    "entry_points",
+    metadata,
+    _id(),
+    Column("org_id", ID, ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("domain_id", ID, ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    Column("region_id", ID, ForeignKey("regions.id", ondelete="SET NULL"), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("networks", JSON, nullable=False),
+    Column("trusted_devices_only", Boolean, nullable=False),
+    Column("landing", JSON, nullable=False),
+    Column("reach_hint", JSON, nullable=False),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    _id(),
+    Column("org_id", ID, ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("domain_id", ID, ForeignKey("domains.id", ondelete="CASCADE"), nullable=False),
+    Column("entry_point", String(16), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("employee_id", String(64), nullable=False),
+    Column("form", JSON, nullable=False),
+    Column("approval_chain", JSON, nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("roster_id", ID, ForeignKey("roster_entries.id", ondelete="SET NULL"), nullable=True),
+    Column("roster_checks", JSON, nullable=False),
+    Column("checklist", JSON, nullable=False),
+    Column("four_eyes", Boolean, nullable=False),
+    Column("tracking_digest", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("submitted_at", TS, nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("deadline", TS, nullable=True),
+    Column("reminded_at", TS, nullable=True),
+    Column("decision_reason", String(2000), nullable=False),
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True),
+    Column("applicant_account_id", ID, nullable=True),
+    Column("filed_by", String(200), nullable=False),
+    Index(None, "domain_id", "employee_id"),
+    Index(None, "org_id", "state"),
+)
+
+application_decisions = Table(
+    "application_decisions",
+    metadata,
+    _id(),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("actor_account_id", ID, nullable=True),
+    Column("step", String(32), nullable=True),
+    Column("stage", String(32), nullable=False),
+    Column("comment", String(2000), nullable=False),
+    Column("checklist", JSON, nullable=False),
+    Index(None, "application_id"),
+)
+
+application_documents = Table(
+    "application_documents",
+    metadata,
+    _id(),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("blob_id", String(64), nullable=False),
+    Column("filename", String(100), nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("uploaded_at", TS, nullable=False),
+    Index(None, "application_id"),
+)
+
+# Signed single-use links for supervisors (who may have no account): digest only.
+approval_links = Table(
+    "approval_links",
+    metadata,
+    _id(),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS, nullable=True),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    _id(),
+    Column("org_id", ID, ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("employee_id", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("reason", String(2000), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("application_id", ID, ForeignKey("applications.id", ondelete="SET NULL"), nullable=True),
+    Column("closed_at", TS, nullable=True),
+    Column("note", String(2000), nullable=False),
+    Index(None, "org_id", "state"),
 )

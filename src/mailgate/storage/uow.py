@@ -14,6 +14,7 @@ from mailgate.storage.account_repos import (
     SqlGroupRepo,
     SqlRoleRepo,
 )
+from mailgate.storage.alert_repos import SqlKnownSignInRepo
 from mailgate.storage.database import Database
 from mailgate.storage.directory_repos import (
     SqlDomainRepo,
@@ -24,7 +25,14 @@ from mailgate.storage.directory_repos import (
 from mailgate.storage.factor_repos import SqlRecoveryCodeRepo, SqlSecondFactorRepo
 from mailgate.storage.mail_repos import SqlMailRepo
 from mailgate.storage.mailbox_repos import SqlMailboxRepo
+from mailgate.storage.onboarding_repos import (
+    SqlApplicationRepo,
+    SqlEntryPointRepo,
+    SqlTicketRepo,
+)
+from mailgate.storage.policy_repos import SqlPolicyRepo
 from mailgate.storage.queue_repos import SqlDkimKeyRepo, SqlQueueRepo
+from mailgate.storage.recovery_repos import SqlOneTimeCodeRepo, SqlRecoveryContactRepo
 from mailgate.storage.security_repos import (
     SqlAccountSecurityRepo,
     SqlAppPasswordRepo,
@@ -60,6 +68,13 @@ class SqlUnitOfWork:
     account_security: ports.AccountSecurityRepo
     factors: ports.SecondFactorRepo
     recovery_codes: ports.RecoveryCodeRepo
+    recovery_contacts: ports.RecoveryContactRepo
+    one_time_codes: ports.OneTimeCodeRepo
+    known_sign_ins: ports.KnownSignInRepo
+    policies: ports.PolicyRepo
+    entry_points: ports.EntryPointRepo
+    applications: ports.ApplicationRepo
+    tickets: ports.TicketRepo
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -91,6 +106,13 @@ class SqlUnitOfWork:
         self.account_security = SqlAccountSecurityRepo(conn)
         self.factors = SqlSecondFactorRepo(conn)
         self.recovery_codes = SqlRecoveryCodeRepo(conn)
+        self.recovery_contacts = SqlRecoveryContactRepo(conn)
+        self.one_time_codes = SqlOneTimeCodeRepo(conn)
+        self.known_sign_ins = SqlKnownSignInRepo(conn)
+        self.policies = SqlPolicyRepo(conn)
+        self.entry_points = SqlEntryPointRepo(conn)
+        self.applications = SqlApplicationRepo(conn)
+        self.tickets = SqlTicketRepo(conn)
         return self
 
     async def commit(self) -> None:

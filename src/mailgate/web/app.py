@@ -23,9 +23,23 @@ from mailgate.web.errors import error_body, status_for
 from mailgate.web.i18n import load_catalogs
 from mailgate.web.middleware import SecurityHeaders, UnexpectedErrors
 from mailgate.web.portal.account import account_router
+from mailgate.web.portal.activate import activate_router
+from mailgate.web.portal.activate_steps import activate_steps_router
+from mailgate.web.portal.admin_security import admin_security_router
+from mailgate.web.portal.apply import apply_router
+from mailgate.web.portal.apply_track import track_router
 from mailgate.web.portal.auth import auth_router, require_admin_console
+from mailgate.web.portal.errands import errands_router
+from mailgate.web.portal.notme import notme_router
+from mailgate.web.portal.onboarding_admin import onboarding_admin_router
+from mailgate.web.portal.onboarding_entries import entries_router
 from mailgate.web.portal.pages import pages_router
+from mailgate.web.portal.recovery import recovery_router
 from mailgate.web.portal.render import Portal
+from mailgate.web.portal.reset import reset_router
+from mailgate.web.portal.review import review_badge, review_router
+from mailgate.web.portal.sessions import sessions_router
+from mailgate.web.portal.sudo import sudo_router
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
 
@@ -63,8 +77,27 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.include_router(api_router(services))
     app.include_router(auth_router(portal))
     # The console pages are for accounts with role grants; everybody else has /account.
-    app.include_router(pages_router(portal), dependencies=[Depends(require_admin_console(portal))])
+    # (Their navigation shows how many applications wait for the reviewer: review_badge.)
+    console = [Depends(require_admin_console(portal)), Depends(review_badge(portal))]
+    app.include_router(pages_router(portal), dependencies=console)
+    app.include_router(admin_security_router(portal), dependencies=console)
     app.include_router(account_router(portal))
+    app.include_router(sudo_router(portal))
+    app.include_router(sessions_router(portal))
+    app.include_router(errands_router(portal))
+    app.include_router(notme_router(portal))
+    app.include_router(recovery_router(portal))
+    app.include_router(reset_router(portal, settings.security.helpdesk_contact))
+    # Onboarding: the public application, tracking and supervisor pages (the form routes
+    # first: /apply/{slug}/form of an entry called "track" is not a tracking token), and the
+    # console's reviewer and configuration pages.
+    app.include_router(apply_router(portal))
+    app.include_router(track_router(portal))
+    # The forced first login of a new mailbox (/activate, activation-stage sessions).
+    app.include_router(activate_router(portal))
+    app.include_router(activate_steps_router(portal))
+    for onboarding in (review_router, onboarding_admin_router, entries_router):
+        app.include_router(onboarding(portal), dependencies=console)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     async def domain_error(request: Request, exc: Exception) -> Response:

@@ -1,6 +1,7 @@
 """Languages of the web console: gettext catalogs through Babel, negotiation, formatting.
 
-The catalogs are the `.po` files under `web/i18n/<locale>/LC_MESSAGES/`; they are compiled in
+The catalogs are the `.po` files under `web/i18n/<locale>/LC_MESSAGES/` (`messages.po` plus one
+file per feature, merged); they are compiled in
 memory when the app starts, so there is no build step. English is the source language.
 
 The language of a request is the `mailgate_lang` cookie if it names one of ours, otherwise the
@@ -72,12 +73,28 @@ class Catalog:
         return HTML_LANG[self.locale]
 
 
+def read_catalog(locale: str) -> Any:
+    """Every `.po` file of the locale merged into one babel Catalog: `messages.po` first, then
+    the feature catalogs (`sessions.po`, `recovery.po`, ...) in name order."""
+    folder = resources.files("mailgate.web").joinpath("i18n", locale, "LC_MESSAGES")
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".po"))
+    names.sort(key=lambda name: name != "messages.po")
+    merged: Any = None
+    for name in names:
+        with folder.joinpath(name).open("rb") as handle:
+            catalog = read_po(handle, locale=locale)
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if message.id:
+                merged[message.id] = message
+    return merged
+
+
 def _compile(locale: str) -> Any:
-    po_file = resources.files("mailgate.web").joinpath("i18n", locale, "LC_MESSAGES", "messages.po")
-    with po_file.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
     buffer = io.BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, read_catalog(locale))
     buffer.seek(0)
     return Translations(fp=buffer)
 

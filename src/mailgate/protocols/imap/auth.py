@@ -23,15 +23,20 @@ from . import response
 __all__ = ["SaslExchange", "client_id_text", "decision_reply", "parse_plain", "refusal"]
 
 _FAILED = ("AUTHENTICATIONFAILED", "Authentication failed")
+ACTIVATE_PATH = "/activate"  # the portal page of the first login; servers pass the full URL
 _REFUSALS: dict[AuthReason, tuple[str, str]] = {
     AuthReason.BAD_CREDENTIALS: _FAILED,
     AuthReason.NOT_ACTIVATED: (
         "CONTACTADMIN",
-        "Account not activated yet: complete your first sign-in at the portal page /activate",
+        "Account not activated yet: finish activating it at {activate} first",
     ),
     AuthReason.FIRST_LOGIN_PENDING: (
         "CONTACTADMIN",
-        "First sign-in not completed: finish it at the portal page /activate",
+        "First sign-in not completed: finish it at {activate} first",
+    ),
+    AuthReason.PASSWORD_UPDATE_REQUIRED: (
+        "AUTHORIZATIONFAILED",
+        "A new password is required: sign in at the portal to choose one (/account/password)",
     ),
     AuthReason.EXPIRED: (
         "EXPIRED",
@@ -49,6 +54,10 @@ _REFUSALS: dict[AuthReason, tuple[str, str]] = {
         "AUTHORIZATIONFAILED",
         "Account disabled: contact your administrator (portal page /account)",
     ),
+    AuthReason.PROTOCOL_NOT_ALLOWED: (
+        "AUTHORIZATIONFAILED",
+        "This account may not use IMAP: ask your administrator (portal page /account)",
+    ),
     AuthReason.APP_PASSWORD_REQUIRED: (
         "AUTHENTICATIONFAILED",
         "Two-step verification is on: sign in with an app password, "
@@ -57,15 +66,18 @@ _REFUSALS: dict[AuthReason, tuple[str, str]] = {
 }
 
 
-def refusal(tag: str, reason: AuthReason) -> bytes:
+def refusal(tag: str, reason: AuthReason, activate_url: str = ACTIVATE_PATH) -> bytes:
+    """`activate_url`: where the first login is finished (the portal's /activate page)."""
     code, text = _REFUSALS.get(reason, _FAILED)
-    return response.tagged(tag, "NO", text, code)
+    return response.tagged(tag, "NO", text.replace("{activate}", activate_url), code)
 
 
-def decision_reply(tag: str, decision: AuthDecision, capabilities: str) -> bytes:
+def decision_reply(
+    tag: str, decision: AuthDecision, capabilities: str, activate_url: str = ACTIVATE_PATH
+) -> bytes:
     if decision.allowed:
         return response.tagged(tag, "OK", "Logged in", f"CAPABILITY {capabilities}")
-    return refusal(tag, decision.reason)
+    return refusal(tag, decision.reason, activate_url)
 
 
 def parse_plain(data: bytes) -> tuple[str, str] | None:

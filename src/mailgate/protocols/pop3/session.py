@@ -46,10 +46,11 @@ MECHANISMS = ("PLAIN",)
 
 BAD_CREDENTIALS = "Authentication failed"
 _REFUSALS = {
-    AuthReason.NOT_ACTIVATED: "Complete your first login on the web portal at /activate "
-    "before using mail",
-    AuthReason.FIRST_LOGIN_PENDING: "Complete your first login on the web portal at /activate "
-    "before using mail",
+    AuthReason.NOT_ACTIVATED: "Finish activating your account at {activate} before using mail",
+    AuthReason.FIRST_LOGIN_PENDING: "Complete your first login at {activate} before using mail",
+    AuthReason.PASSWORD_UPDATE_REQUIRED: "A new password is required: sign in at the web "
+    "portal to choose one (/account/password)",
+    AuthReason.PROTOCOL_NOT_ALLOWED: "This account may not use POP3; ask your administrator",
     AuthReason.EXPIRED: "Your account has expired; ask your administrator to extend it",
     AuthReason.DISABLED: "Your account is disabled; ask your administrator",
     AuthReason.LOCKED: "Your account is locked; ask your administrator to unlock it",
@@ -146,6 +147,7 @@ class Pop3Session:
     maildrop: Maildrop
     facts: Facts
     limits: Limits = field(default_factory=Limits)
+    activate_url: str = "/activate"  # the portal's first-login page, named in refusals
     state: State = State.AUTHORIZATION
     _user: str | None = None
     _sasl: str | None = None  # mechanism awaiting the client's response
@@ -264,6 +266,7 @@ class Pop3Session:
                 return self._refused(wire.err(BAD_CREDENTIALS, Code.AUTH))
             if decision.reason is AuthReason.APP_PASSWORD_REQUIRED:
                 return self._refused(wire.err(text, Code.AUTH))
+            text = text.replace("{activate}", self.activate_url)
             return self._refused(wire.err(text, Code.SYS_PERM))
         account_id = decision.account.id
         listing = await self.maildrop.pop3_listing(account_id)

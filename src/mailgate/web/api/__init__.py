@@ -9,6 +9,7 @@ from mailgate.web.api.accounts import accounts_router
 from mailgate.web.api.auth import actor_dependency
 from mailgate.web.api.directory import directory_router
 from mailgate.web.api.models import ErrorOut
+from mailgate.web.api.onboarding import onboarding_router
 
 API_PREFIX = "/api/v1"
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -28,4 +29,5 @@ def api_router(services: Services) -> APIRouter:
     router = APIRouter(prefix=API_PREFIX, responses=_ERRORS)
     router.include_router(directory_router(services, current_actor))
     router.include_router(accounts_router(services, current_actor))
+    router.include_router(onboarding_router(services, current_actor))
     return router

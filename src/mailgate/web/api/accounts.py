@@ -17,7 +17,12 @@ from mailgate.web.api.models import (
     AliasOut,
     GroupIn,
     GroupOut,
+    LockdownIn,
+    LockdownOut,
     MemberIn,
+    PasswordChangeRequiredOut,
+    ReasonIn,
+    SessionsRevokedOut,
     StateChangeIn,
     size_of,
 )
@@ -81,6 +86,41 @@ def accounts_router(services: Services, current_actor: ActorDependency) -> APIRo
             actor, address, body.action, reason=body.reason, new_expiry=body.new_expiry
         )
         return AccountOut.of(account, await org_slugs(services, actor))
+
+    @router.post("/accounts/{address}/lockdown", tags=["accounts"])
+    async def lockdown(address: str, body: LockdownIn, actor: CurrentActor) -> LockdownOut:
+        """Lock the account, end its web sessions, revoke its app passwords and require a new
+        password, in one step; the person and the organisation's admins are told. Not for
+        one's own account."""
+        result = await services.account_admin.lockdown(actor, address, body.reason)
+        return LockdownOut(
+            account=AccountOut.of(result.account, await org_slugs(services, actor)),
+            state_before=result.state_before,
+            sessions_ended=result.sessions_ended,
+            app_passwords_revoked=result.app_passwords_revoked,
+        )
+
+    @router.post("/accounts/{address}/force-password-change", tags=["accounts"])
+    async def force_password_change(
+        address: str, actor: CurrentActor, body: ReasonIn | None = None
+    ) -> PasswordChangeRequiredOut:
+        """Require a new password at the account's next sign-in."""
+        reason = body.reason if body else ""
+        changed = await services.account_admin.force_password_change(actor, address, reason)
+        account = await services.accounts.get(actor, address)
+        return PasswordChangeRequiredOut(
+            account=AccountOut.of(account, await org_slugs(services, actor)), changed=changed
+        )
+
+    @router.post("/accounts/{address}/revoke-sessions", tags=["accounts"])
+    async def revoke_sessions(
+        address: str, actor: CurrentActor, body: ReasonIn | None = None
+    ) -> SessionsRevokedOut:
+        """End every web session of the account."""
+        reason = body.reason if body else ""
+        ended = await services.account_admin.revoke_sessions(actor, address, reason)
+        account = await services.accounts.get(actor, address)
+        return SessionsRevokedOut(address=account.address, sessions_ended=ended)
 
     @router.get("/aliases", tags=["aliases"])
     async def list_aliases(actor: CurrentActor, org: str | None = None) -> list[AliasOut]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +20,15 @@ from mailgate.domain.directory import (
     OrgKind,
     RosterEntry,
     RosterStatus,
+)
+from mailgate.domain.onboarding import (
+    MAX_DOCUMENTS,
+    MAX_TEXT,
+    Application,
+    ApplicationForm,
+    ApplicationState,
+    Ticket,
+    TicketState,
 )
 from mailgate.domain.units import parse_size
 from mailgate.services.roster import ImportReport
@@ -208,6 +218,36 @@ class StateChangeIn(Strict):
     new_expiry: date | None = Field(default=None, description="required to reactivate")
 
 
+class ReasonIn(Strict):
+    reason: str = Field(default="", max_length=500, description="kept in the audit log")
+
+
+class LockdownIn(Strict):
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="required: kept in the audit log and told to the person",
+        examples=["phishing mail answered"],
+    )
+
+
+class LockdownOut(BaseModel):
+    account: AccountOut
+    state_before: AccountState
+    sessions_ended: int
+    app_passwords_revoked: int
+
+
+class PasswordChangeRequiredOut(BaseModel):
+    account: AccountOut
+    changed: bool = Field(description="false when the account already had to choose one")
+
+
+class SessionsRevokedOut(BaseModel):
+    address: str
+    sessions_ended: int
+
+
 class AliasIn(Strict):
     address: str
     targets: list[str] = Field(min_length=1)
@@ -258,3 +298,145 @@ class GroupOut(BaseModel):
 class ErrorOut(BaseModel):
     error: str
     message: str
+
+
+# --- onboarding: applications filed by a ticket system, and the IT ticket list ----------------
+
+
+class DocumentIn(Strict):
+    label: str = Field(
+        default="",
+        max_length=200,
+        description="which document this is: one of the policy's required documents",
+        examples=["work ID"],
+    )
+    filename: str = Field(max_length=255, examples=["badge.png"])
+    content_base64: str = Field(
+        description="the file in standard base64; PDF, JPEG or PNG (checked by content), "
+        "at most 10 MiB decoded"
+    )
+
+
+class ApplicationIn(Strict):
+    """An application a ticket system files on someone's behalf (fields as on the form)."""
+
+    employee_id: str = Field(max_length=64, examples=["E10023"])
+    name: str = Field(default="", max_length=100, examples=["王芳"])
+    department: str = Field(default="", max_length=200)
+    position: str = Field(default="", max_length=200)
+    purpose: str = Field(default="", max_length=MAX_TEXT)
+    duration_days: int | None = Field(default=None, ge=1, le=36500)
+    mobile: str = Field(default="", max_length=32, examples=["+86 138 0013 8000"])
+    supervisor_employee_id: str = Field(default="", max_length=64)
+    contact_email: str = Field(
+        default="", max_length=320, description="where the tracking link and code go"
+    )
+    agreement_number: str = Field(default="", max_length=64)
+    sponsor: str = Field(default="", max_length=320)
+    language: Literal["zh_Hans", "zh_Hant", "en"] = "zh_Hans"
+    entry: str | None = Field(
+        default=None, description="the ticket entry's slug; default: the organisation's one"
+    )
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
+
+    def form(self) -> ApplicationForm:
+        return ApplicationForm(
+            employee_id=self.employee_id,
+            name=self.name,
+            department=self.department,
+            position=self.position,
+            purpose=self.purpose,
+            duration_days=self.duration_days,
+            mobile=self.mobile,
+            supervisor_employee_id=self.supervisor_employee_id,
+            contact_email=self.contact_email,
+            agreement_number=self.agreement_number,
+            sponsor=self.sponsor,
+            language=self.language,
+        )
+
+
+class ApplicationOut(BaseModel):
+    id: int
+    organisation: str
+    state: ApplicationState
+    waiting_for: str | None = Field(description="the approver the application waits for")
+    entry_point: str
+    employee_id: str
+    name: str
+    roster_checks: list[str] = Field(description="what the roster check found, for reviewers")
+    submitted_at: datetime | None
+    deadline: datetime | None
+    decided_at: datetime | None
+    decision_reason: str
+    filed_by: str
+
+    @classmethod
+    def of(cls, application: Application, org_slug: str) -> ApplicationOut:
+        return cls(
+            id=application.id,
+            organisation=org_slug,
+            state=application.state,
+            waiting_for=application.waiting_for,
+            entry_point=application.entry_point.value,
+            employee_id=application.form.employee_id,
+            name=application.form.name,
+            roster_checks=[c.value for c in application.roster_checks],
+            submitted_at=application.submitted_at,
+            deadline=application.deadline,
+            decided_at=application.decided_at,
+            decision_reason=application.decision_reason,
+            filed_by=application.filed_by,
+        )
+
+
+class TicketOut(BaseModel):
+    id: int
+    organisation: str
+    state: TicketState
+    employee_id: str
+    name: str
+    reason: str = Field(description="why self-service was refused, in plain words")
+    details: dict[str, str] = Field(description="what the person filed")
+    created_at: datetime
+    closed_at: datetime | None
+    note: str
+
+    @classmethod
+    def of(cls, ticket: Ticket, org_slug: str) -> TicketOut:
+        return cls(
+            id=ticket.id,
+            organisation=org_slug,
+            state=ticket.state,
+            employee_id=ticket.employee_id,
+            name=ticket.name,
+            reason=ticket.reason,
+            details=dict(ticket.details),
+            created_at=ticket.created_at,
+            closed_at=ticket.closed_at,
+            note=ticket.note,
+        )
+
+
+class FiledOut(BaseModel):
+    """Either an application (with the applicant's tracking link, shown only here) or, for a
+    person who may not apply by themselves, the IT ticket opened instead."""
+
+    outcome: Literal["application", "ticket"]
+    application: ApplicationOut | None = None
+    tracking_url: str | None = Field(
+        default=None, description="the applicant's tracking link; shown once, pass it on"
+    )
+    ticket: TicketOut | None = None
+    reasons: list[str] = Field(default_factory=list, description="why self-service was refused")
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class TicketCloseIn(Strict):
+    note: str = Field(min_length=1, max_length=2000, examples=["mailbox created by hand"])

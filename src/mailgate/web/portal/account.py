@@ -5,6 +5,11 @@ Everything is the account acting on itself through the services (`apppasswords`,
 `logins`); every form carries the session's CSRF token. Secrets (the TOTP secret, recovery
 codes, a new app password) appear once, on the response to the POST that made them, and are
 never put in a URL or a cookie.
+
+Changing second factors, recovery codes and app passwords needs sudo mode (web.portal.sudo):
+starting a TOTP enrolment, registering a security key, removing a factor, new recovery codes,
+creating and revoking app passwords. Confirming a TOTP enrolment does not: its secret was only
+shown to whoever started it in sudo mode, and it expires in 30 minutes.
 """
 
 from __future__ import annotations
@@ -18,17 +23,27 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_datetime
 from fastapi import APIRouter, Form, Request
 from markupsafe import Markup
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mailgate.domain.directory import Account
 from mailgate.domain.errors import Conflict, InvalidInput, NotFound
-from mailgate.domain.factors import FactorResult, VerifyReason
+from mailgate.domain.notices import NoticeKind
 from mailgate.domain.security import MailScope
-from mailgate.services.identity import WebSession
+from mailgate.services.identity import (
+    SECOND_FACTOR_FAILED,
+    SECOND_FACTOR_OK,
+    SECOND_FACTOR_REQUIRED,
+    WebSession,
+)
 from mailgate.web.i18n import N_, Catalog
 from mailgate.web.portal import labels
 from mailgate.web.portal.render import Portal
-from mailgate.web.session import CSRF_FIELD, csrf_matches
+from mailgate.web.portal.sudo import (
+    account_session,
+    require_sudo,
+    totp_refusal_text,
+)
+from mailgate.web.session import CSRF_FIELD, CSRF_HEADER
 
 ACCOUNT = "/account"
 SECURITY = f"{ACCOUNT}/security"
@@ -58,6 +73,11 @@ REASONS = {
     "suspended": N_("Account suspended"),
     "expired": N_("Account expired"),
     "disabled": N_("Account disabled"),
+    "password_update_required": N_("Refused: a new password is required"),
+    "protocol_not_allowed": N_("Refused: this account may not use this protocol"),
+    SECOND_FACTOR_OK: N_("Two-step verification passed"),
+    SECOND_FACTOR_FAILED: N_("Wrong second-factor code"),
+    SECOND_FACTOR_REQUIRED: N_("Refused: a second factor is required"),
 }
 SCOPES = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
 FACTOR_KINDS = {
@@ -111,24 +131,32 @@ def time_formatter(t: Catalog, time_zone: str) -> Callable[[datetime | None], st
     return when
 
 
-def totp_refusal_text(t: Catalog, result: FactorResult) -> str:
-    _ = t.gettext
-    if result.reason is VerifyReason.CLOCK_SKEW and result.clock_skew_minutes is not None:
-        minutes = result.clock_skew_minutes
-        if minutes > 0:
-            text = _(
-                "The code was not accepted: your device's clock seems to be about %(minutes)s "
-                "min ahead. Set its date, time and time zone to automatic, then use a new code."
-            )
-        else:
-            text = _(
-                "The code was not accepted: your device's clock seems to be about %(minutes)s "
-                "min behind. Set its date, time and time zone to automatic, then use a new code."
-            )
-        return text % {"minutes": t.number(abs(minutes))}
-    if result.reason is VerifyReason.REPLAY:
-        return _("This code was already used. Wait for the next one.")
-    return _("The code is not correct. Check the app and try again.")
+def render_account(
+    portal: Portal,
+    request: Request,
+    template: str,
+    session: WebSession,
+    account: Account,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """An /account page: the shared context of account_base.html plus `context`."""
+    t = portal.catalog(request)
+    return portal.render(
+        request,
+        template,
+        session=session,
+        status_code=status_code,
+        account=account,
+        is_admin=bool(session.actor.grants),
+        when=time_formatter(t, account.time_zone),
+        ACCOUNT=ACCOUNT,
+        PROTOCOLS=PROTOCOLS,
+        REASONS=REASONS,
+        SCOPES=SCOPES,
+        FACTOR_KINDS=FACTOR_KINDS,
+        **context,
+    )
 
 
 def account_router(portal: Portal) -> APIRouter:
@@ -146,22 +174,7 @@ def account_router(portal: Portal) -> APIRouter:
         status_code: int = 200,
         **context: Any,
     ) -> Response:
-        t = portal.catalog(request)
-        return portal.render(
-            request,
-            template,
-            session=session,
-            status_code=status_code,
-            account=account,
-            is_admin=bool(session.actor.grants),
-            when=time_formatter(t, account.time_zone),
-            ACCOUNT=ACCOUNT,
-            PROTOCOLS=PROTOCOLS,
-            REASONS=REASONS,
-            SCOPES=SCOPES,
-            FACTOR_KINDS=FACTOR_KINDS,
-            **context,
-        )
+        return render_account(portal, request, template, session, account, status_code, **context)
 
     async def security_page(
         request: Request,
@@ -211,14 +224,29 @@ def account_router(portal: Portal) -> APIRouter:
             form=form or {"name": "", "scopes": ["imap", "smtp"], "expires_on": ""},
         )
 
+    def factor_label(account: Account, kind: str, name: str = "") -> str:
+        """A factor as the account's own language calls it (notices go out in that one)."""
+        catalog = portal.catalogs.get(account.language) or portal.catalogs["en"]
+        label = catalog.gettext(FACTOR_KINDS.get(kind, kind))
+        return f"{label} ({name})" if name and name != label else label
+
+    async def notify(account: Account, kind: NoticeKind, **params: str) -> None:
+        """Tell the person about a change to their credentials (mailbox and recovery
+        contacts); the change itself is already committed."""
+        await services.notices.to_account(account, kind, params)
+
     async def signed_in(request: Request, csrf_token: str | None) -> WebSession | Response:
         """The session, or the response to give instead (sign-in redirect, CSRF refusal)."""
-        session = await portal.session(request)
-        if session is None:
-            return portal.to_sign_in(request)
-        if csrf_token is not None and not csrf_matches(session.csrf, csrf_token):
-            return await portal.error_page(request, "csrf", 403)
-        return session
+        return await account_session(portal, request, csrf_token)
+
+    async def sudo_or_session(request: Request, csrf_token: str) -> WebSession | Response:
+        """For changes that need sudo mode: the session, or the response to give instead
+        (sign-in redirect, CSRF refusal, or the sudo prompt)."""
+        session = await account_session(portal, request, csrf_token)
+        if not isinstance(session, WebSession):
+            return session
+        prompt = await require_sudo(portal, request, session)
+        return session if prompt is None else prompt
 
     @router.get(ACCOUNT)
     async def overview(request: Request) -> Response:
@@ -235,13 +263,16 @@ def account_router(portal: Portal) -> APIRouter:
             return session
         t = portal.catalog(request)
         _ = t.gettext
-        removed = request.query_params.get("removed") == "1"
-        notice = _("The second factor was removed.") if removed else ""
+        notice = ""
+        if request.query_params.get("removed") == "1":
+            notice = _("The second factor was removed.")
+        elif request.query_params.get("added") == "1":
+            notice = _("The security key was added.")
         return await security_page(request, session, notice=notice)
 
     @router.post(f"{SECURITY}/totp")
     async def totp_start(request: Request, csrf_token: CsrfField = "") -> Response:
-        session = await signed_in(request, csrf_token)
+        session = await sudo_or_session(request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -300,17 +331,109 @@ def account_router(portal: Portal) -> APIRouter:
                 error=totp_refusal_text(t, result),
             )
         codes = await services.factors.generate_recovery_codes(session.actor, address)
+        await notify(account, NoticeKind.SECOND_FACTOR_ADDED, factor=factor_label(account, "totp"))
         return render(request, "account_recovery_codes.html", session, account, codes=codes)
 
     @router.post(f"{SECURITY}/factors/{{factor_id}}/remove")
     async def factor_remove(
         request: Request, factor_id: int, csrf_token: CsrfField = ""
     ) -> Response:
-        session = await signed_in(request, csrf_token)
+        session = await sudo_or_session(request, csrf_token)
         if not isinstance(session, WebSession):
             return session
+        overview = await services.factors.list_factors(session.actor, session.actor.name)
+        gone = next((f for f in overview.factors if f.id == factor_id), None)
         await services.factors.remove_factor(session.actor, session.actor.name, factor_id)
+        if gone is not None:
+            account = await own_account(session)
+            label = factor_label(account, gone.kind.value, gone.name)
+            await notify(account, NoticeKind.SECOND_FACTOR_REMOVED, factor=label)
         return RedirectResponse(f"{SECURITY}?removed=1", status_code=303)
+
+    @router.post(f"{SECURITY}/recovery-codes")
+    async def recovery_codes_regenerate(request: Request, csrf_token: CsrfField = "") -> Response:
+        session = await sudo_or_session(request, csrf_token)
+        if not isinstance(session, WebSession):
+            return session
+        _ = portal.catalog(request).gettext
+        try:
+            codes = await services.factors.generate_recovery_codes(
+                session.actor, session.actor.name
+            )
+        except InvalidInput:
+            return await security_page(
+                request,
+                session,
+                status_code=409,
+                error=_("Set up an authenticator app or a security key first."),
+            )
+        account = await own_account(session)
+        await notify(account, NoticeKind.RECOVERY_CODES_REGENERATED)
+        return render(
+            request,
+            "account_recovery_codes.html",
+            session,
+            account,
+            codes=codes,
+            regenerated=True,
+        )
+
+    @router.get(f"{SECURITY}/webauthn")
+    async def webauthn_page(request: Request) -> Response:
+        session = await signed_in(request, None)
+        if not isinstance(session, WebSession):
+            return session
+        if (prompt := await require_sudo(portal, request, session)) is not None:
+            return prompt
+        account = await own_account(session)
+        return render(request, "account_webauthn.html", session, account, error="")
+
+    @router.post(f"{SECURITY}/webauthn/options")
+    async def webauthn_options(request: Request) -> Response:
+        """The registration challenge (JSON; CSRF token in a header; sudo mode)."""
+        session = await signed_in(request, request.headers.get(CSRF_HEADER, ""))
+        if not isinstance(session, WebSession) or not services.identity.in_sudo(session):
+            return JSONResponse({"error": "not_allowed"}, status_code=403)
+        options = await services.factors.webauthn_register_begin(session.actor, session.actor.name)
+        return Response(options, media_type="application/json")
+
+    @router.post(f"{SECURITY}/webauthn")
+    async def webauthn_register(
+        request: Request,
+        name: Annotated[str, Form(max_length=100)] = "",
+        credential: Annotated[str, Form(max_length=20_000)] = "",
+        csrf_token: CsrfField = "",
+    ) -> Response:
+        session = await sudo_or_session(request, csrf_token)
+        if not isinstance(session, WebSession):
+            return session
+        _ = portal.catalog(request).gettext
+        account = await own_account(session)
+        try:
+            key = await services.factors.webauthn_register_finish(
+                session.actor,
+                session.actor.name,
+                credential,
+                " ".join(name.split()) or _("Security key"),
+            )
+        except (InvalidInput, Conflict):
+            return render(
+                request,
+                "account_webauthn.html",
+                session,
+                account,
+                status_code=422,
+                error=_("The security key could not be added. Try again."),
+            )
+        label = factor_label(account, key.kind.value, key.name)
+        await notify(account, NoticeKind.SECOND_FACTOR_ADDED, factor=label)
+        overview = await services.factors.list_factors(session.actor, session.actor.name)
+        if overview.recovery_codes_left:
+            return RedirectResponse(f"{SECURITY}?added=1", status_code=303)
+        codes = await services.factors.generate_recovery_codes(session.actor, session.actor.name)
+        return render(
+            request, "account_recovery_codes.html", session, account, codes=codes, key_added=True
+        )
 
     @router.get(APP_PASSWORDS)
     async def app_passwords(request: Request) -> Response:
@@ -334,7 +457,7 @@ def account_router(portal: Portal) -> APIRouter:
         expires_on: Annotated[str, Form(max_length=20)] = "",
         csrf_token: CsrfField = "",
     ) -> Response:
-        session = await signed_in(request, csrf_token)
+        session = await sudo_or_session(request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -371,6 +494,8 @@ def account_router(portal: Portal) -> APIRouter:
                     error = _("The expiry date is in the past.")
             else:
                 account = await own_account(session)
+                name = created.app_password.name
+                await notify(account, NoticeKind.APP_PASSWORD_CREATED, name=name)
                 return render(
                     request,
                     "account_app_password_created.html",
@@ -385,7 +510,7 @@ def account_router(portal: Portal) -> APIRouter:
     async def app_password_revoke(
         request: Request, app_password_id: int, csrf_token: CsrfField = ""
     ) -> Response:
-        session = await signed_in(request, csrf_token)
+        session = await sudo_or_session(request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         await services.app_passwords.revoke(session.actor, session.actor.name, str(app_password_id))
@@ -393,7 +518,7 @@ def account_router(portal: Portal) -> APIRouter:
 
     @router.post(f"{APP_PASSWORDS}/revoke-all")
     async def app_password_revoke_all(request: Request, csrf_token: CsrfField = "") -> Response:
-        session = await signed_in(request, csrf_token)
+        session = await sudo_or_session(request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         await services.app_passwords.revoke_all(session.actor, session.actor.name)

@@ -110,6 +110,8 @@ class Portal:
         **context: Any,
     ) -> HTMLResponse:
         t = self.catalog(request)
+        # the reviewer's inbox count for the console navigation (web.portal.review)
+        context.setdefault("review_badge", getattr(request.state, "review_badge", 0))
         path = request.url.path
         current = path + (f"?{request.url.query}" if request.url.query else "")
         html = self.env.get_template(template).render(
