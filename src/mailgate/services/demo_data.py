@@ -142,3 +142,118 @@ def demo_roster_csv(count: int = 50) -> str:
             ]
         )
     return out.getvalue()
+
+
+# --- onboarding: entry points and a default policy set ------------------------------------------
+
+# (slug, kind, networks, landing texts, reach hints): the internal portal for everyone, the
+# IT service desk's ticket API, and the partner portal only from the corporate network (to
+# show the "where to reach it" page from anywhere else).
+DEMO_ENTRIES: tuple[tuple[str, str, tuple[str, ...], dict[str, str], dict[str, str]], ...] = (
+    (
+        "apply",
+        "portal",
+        (),
+        {
+            "zh_Hans": "Example Corp 的正式员工、合同工和实习生可以在这里申请公司邮箱。"
+            "请准备好您的工号、所在部门、直属上级的工号和一个可以接收激活码的手机号或私人邮箱。"
+            "申请提交后先由直属上级确认，再由 IT 审核；实习生的申请会转给 IT 服务台处理。",
+            "zh_Hant": "Example Corp 的正式員工、合約工和實習生可以在這裡申請公司郵箱。"
+            "請準備好您的工號、所屬部門、直屬主管的工號和一個可以接收啟用碼的手機號碼或私人郵箱。"
+            "申請提交後先由直屬主管確認，再由 IT 審核；實習生的申請會轉給 IT 服務台處理。",
+            "en": "Employees, contractors and interns of Example Corp apply for a company mailbox "
+            "here. Have your employee ID, your department, your supervisor's employee ID and a "
+            "mobile number or private e-mail address for the activation code ready. Your "
+            "supervisor confirms the application first, then IT reviews it; interns' requests "
+            "go to the IT service desk.",
+        },
+        {},
+    ),
+    (
+        "it-desk",
+        "ticket",
+        (),
+        {
+            "zh_Hans": "IT 服务台的工单系统通过 API 代员工提交邮箱申请。",
+            "zh_Hant": "IT 服務台的工單系統透過 API 代員工提交郵箱申請。",
+            "en": "The IT service desk's ticket system files mailbox applications for employees "
+            "through the API.",
+        },
+        {},
+    ),
+    (
+        "partner",
+        "partner",
+        ("10.0.0.0/8",),
+        {
+            "zh_Hans": "合作伙伴人员可以在这里申请 Example Corp 邮箱。"
+            "需要合作协议编号、公司内部担保人的邮箱地址和已签署的合作协议扫描件（PDF）。"
+            "合作伙伴邮箱最长有效 180 天。",
+            "zh_Hant": "合作夥伴人員可以在這裡申請 Example Corp 郵箱。"
+            "需要合作協議編號、公司內部擔保人的郵箱位址和已簽署的合作協議掃描檔（PDF）。"
+            "合作夥伴郵箱最長有效 180 天。",
+            "en": "People of partner companies apply for an Example Corp mailbox here. You need "
+            "the partner agreement number, the address of your sponsor inside the company and "
+            "the signed agreement as a PDF. Partner mailboxes last at most 180 days.",
+        },
+        {
+            "zh_Hans": "合作伙伴入口只能在公司网络内使用："
+            "请在 Example Corp 办公室连接内网，或通过公司 VPN（vpn.example.test）访问。",
+            "zh_Hant": "合作夥伴入口只能在公司網路內使用："
+            "請在 Example Corp 辦公室連接內網，或透過公司 VPN（vpn.example.test）存取。",
+            "en": "The partner entry works only inside the company network: connect in an "
+            "Example Corp office or through the company VPN (vpn.example.test).",
+        },
+    ),
+)
+
+# (name, position, selector {employment_type, entry_point}, settings, conditions, description),
+# applied top-down per setting (domain.policy): narrow rules first, "everyone" last.
+DEMO_POLICIES: tuple[
+    tuple[str, int, dict[str, str], dict[str, object], tuple[str, ...], str], ...
+] = (
+    (
+        "interns",
+        10,
+        {"employment_type": "intern"},
+        {"self_service": False, "max_lifetime_days": 365},
+        (),
+        "Interns get their mailbox through the IT service desk (a ticket), not by themselves.",
+    ),
+    (
+        "partners",
+        20,
+        {"entry_point": "partner"},
+        {
+            "required_fields": ["name", "purpose", "agreement_number", "sponsor"],
+            "required_documents": ["partner agreement"],
+            "approval_chain": ["it", "security"],
+            "checklist": ["agreement number valid", "sponsor confirmed"],
+            "second_factor_required": True,
+            "max_lifetime_days": 180,
+        },
+        (),
+        "Partners: agreement and sponsor, IT and security approve, 2FA, at most 180 days.",
+    ),
+    (
+        "contractors",
+        30,
+        {"employment_type": "contractor"},
+        {"max_lifetime_days": 365, "second_factor_required": True},
+        (),
+        "Contractors' mailboxes end after a year and need a second factor.",
+    ),
+    (
+        "everyone",
+        1000,
+        {},
+        {
+            "required_fields": ["employee_id", "name", "department", "purpose"],
+            "approval_chain": ["supervisor", "it"],
+            "checklist": ["employee ID and name match the roster"],
+            "username_pattern": "{pinyin}",
+        },
+        (),
+        "Everybody else applies themselves: the supervisor confirms, then IT reviews.",
+    ),
+)

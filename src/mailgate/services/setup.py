@@ -10,8 +10,16 @@ from mailgate.domain.directory import Account
 from mailgate.domain.names import Address
 from mailgate.domain.ports import UnitOfWorkFactory
 from mailgate.services.accounts import AccountService
-from mailgate.services.demo_data import DEMO_REGIONS, DEMO_UNITS, demo_roster_csv
+from mailgate.services.demo_data import (
+    DEMO_ENTRIES,
+    DEMO_POLICIES,
+    DEMO_REGIONS,
+    DEMO_UNITS,
+    demo_roster_csv,
+)
+from mailgate.services.entrypoints import EntryPointService
 from mailgate.services.organisations import OrganisationService
+from mailgate.services.policies import PolicyService, SelectorSpec
 from mailgate.services.roster import RosterService
 
 DEMO_SLUG = "example"
@@ -30,6 +38,8 @@ class SetupService:
     organisations: OrganisationService
     accounts: AccountService
     roster: RosterService
+    entry_points: EntryPointService | None = None  # the demo's onboarding entries
+    policies: PolicyService | None = None  # and its default policy set
 
     async def is_initialised(self) -> bool:
         async with self.uow(write=False) as uow:
@@ -87,4 +97,22 @@ class SetupService:
         )
         await self.accounts.grant_role(actor, admin, Role.PLATFORM_ADMIN, None)
         await self.roster.import_csv(actor, DEMO_SLUG, demo_roster_csv().encode())
+        await self._seed_onboarding(actor)
         return admin, password
+
+    async def _seed_onboarding(self, actor: Actor) -> None:
+        """The demo's entry points (portal, ticket API, partner portal on 10.0.0.0/8) and a
+        default policy set (demo_data)."""
+        if self.entry_points is not None:
+            for slug, kind, networks, landing, reach_hint in DEMO_ENTRIES:
+                await self.entry_points.add(
+                    actor, DEMO_SLUG, slug, kind, DEMO_DOMAIN, networks=list(networks),
+                    landing=landing, reach_hint=reach_hint,
+                )  # fmt: skip
+        if self.policies is not None:
+            for name, position, selector, settings, require, description in DEMO_POLICIES:
+                await self.policies.add(
+                    actor, DEMO_SLUG, name, position=position,
+                    selector=SelectorSpec(**selector), settings=settings, require=require,
+                    description=description,
+                )  # fmt: skip

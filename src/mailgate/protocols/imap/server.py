@@ -68,6 +68,7 @@ class ImapListeners:
     servers: dict[str, asyncio.Server] = field(default_factory=dict)
     connections: set[asyncio.StreamWriter] = field(default_factory=set)
     per_ip: Counter[str] = field(default_factory=Counter)
+    activate_url: str = "/activate"  # the portal's first-login page, for refusals
 
     def port(self, name: str) -> int:
         """``"imap"`` (STARTTLS) or ``"imaps"`` (implicit TLS)."""
@@ -103,6 +104,7 @@ class ImapListeners:
             plaintext_ok=s.allow_plaintext_on_loopback and _is_loopback(ip),
             max_bad=s.max_bad_commands,
             append_limit=s.max_literal,
+            activate_url=self.activate_url,
         )
         mb = self.services.mailboxes
         session = Session(
@@ -233,7 +235,7 @@ async def start_imap(
     """Bind the STARTTLS and implicit-TLS listeners (port 0 picks a free one), serving."""
     s = settings.imap
     tls = tls or server_tls_context(settings.cert_file, settings.key_file)
-    listeners = ImapListeners(services, s, tls)
+    listeners = ImapListeners(services, s, tls, activate_url=f"{settings.portal_url}/activate")
 
     async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await listeners.handle(reader, writer, implicit=False)

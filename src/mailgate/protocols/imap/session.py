@@ -63,6 +63,7 @@ class SessionConfig:
     plaintext_ok: bool = False  # loopback with imap.allow_plaintext_on_loopback
     max_bad: int = 20
     append_limit: int = 0
+    activate_url: str = "/activate"  # named in refusals of accounts owing their first login
 
 
 Handler = Callable[[Context, Any], Awaitable[bytes]]
@@ -269,7 +270,9 @@ class Session:
             self.ctx.phase = Phase.AUTHENTICATED
             self.ctx.account_id = decision.account.id
             self.ctx.username = user
-        self.ctx.out.write(decision_reply(tag, decision, self.capabilities()))
+        self.ctx.out.write(
+            decision_reply(tag, decision, self.capabilities(), self.config.activate_url)
+        )
 
     async def _authenticate(self, cmd: c.Authenticate) -> Action:
         out = self.ctx.out

@@ -67,6 +67,7 @@ async def start_pop3(
                 max_line_length=s.max_line_length,
                 idle_timeout=s.idle_timeout,
                 allow_plaintext_on_loopback=s.allow_plaintext_on_loopback,
+                activate_url=f"{settings.portal_url}/activate",
             )
             result.listeners[name] = listener
             result.servers[name] = await loop.create_server(

@@ -207,6 +207,7 @@ class Pop3Listener:
         max_line_length: int,
         idle_timeout: float,
         allow_plaintext_on_loopback: bool,
+        activate_url: str = "/activate",
     ) -> None:
         self.auth = auth
         self.maildrop = maildrop
@@ -217,6 +218,7 @@ class Pop3Listener:
         self.max_line_length = max_line_length
         self.idle_timeout = idle_timeout
         self.allow_plaintext_on_loopback = allow_plaintext_on_loopback
+        self.activate_url = activate_url  # the portal's first-login page, for refusals
         self.tasks: set[asyncio.Task[None]] = set()
 
     def protocol(self) -> asyncio.StreamReaderProtocol:
@@ -251,7 +253,9 @@ class Pop3Listener:
             tls_available=self.tls is not None and not self.implicit_tls,
             allow_plaintext_on_loopback=self.allow_plaintext_on_loopback,
         )
-        session = Pop3Session(self.auth, self.maildrop, facts, self.limits)
+        session = Pop3Session(
+            self.auth, self.maildrop, facts, self.limits, activate_url=self.activate_url
+        )
         connection = Connection(
             reader,
             writer,

@@ -85,6 +85,7 @@ class MailHandler:
     limiter: SubmissionLimiter
     max_recipients: int
     auth_results: AuthResultsFn | None = None
+    activate_url: str = "/activate"  # the portal's first-login page, named in AUTH refusals
 
     async def authenticate(self, username: str, password: str, client_ip: str) -> AuthDecision:
         return await self.authentication.authenticate(

@@ -87,6 +87,7 @@ async def start_smtp(
             limiter=limiter,
             max_recipients=s.max_recipients,
             auth_results=auth_results,
+            activate_url=f"{settings.portal_url}/activate",
         )
 
     def factory(mode: Mode, starttls: ssl.SSLContext | None) -> MailgateSMTP:

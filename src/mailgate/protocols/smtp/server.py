@@ -245,6 +245,9 @@ class MailgateSMTP(SMTP):
         decision = await self.mail.authenticate(username, password, self._client_ip)
         if decision.reason is AuthReason.APP_PASSWORD_REQUIRED:
             return AuthResult(success=False, handled=False, message=wire.APP_PASSWORD_REQUIRED)
+        if decision.reason in (AuthReason.NOT_ACTIVATED, AuthReason.FIRST_LOGIN_PENDING):
+            message = wire.NOT_ACTIVATED.format(self.mail.activate_url)
+            return AuthResult(success=False, handled=False, message=message)
         if not decision.allowed or decision.account is None:
             return AuthResult(success=False, handled=False)
         self._account = decision.account

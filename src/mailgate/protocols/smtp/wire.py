@@ -31,6 +31,9 @@ AUTH_REQUIRED = "530 5.7.0 Authentication required"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 # RFC 4954's 534 5.7.9, as the big providers answer when an app password is needed.
 APP_PASSWORD_REQUIRED = "534 5.7.9 Two-step verification is on: sign in with an app password, created at the portal page /account/app-passwords"  # noqa: E501, S105
+# RFC 5248's 525 5.7.13 ("after a successful authentication to a disabled account"): the right
+# password of an account that still owes its first login at the portal ({} is its URL).
+NOT_ACTIVATED = "525 5.7.13 Account not activated yet: finish activating it at {} first"
 SENDER_NOT_OWNED = "553 5.7.1 Sender address rejected: not owned by the authenticated user"
 NULL_SENDER_REFUSED = "553 5.7.1 Authenticated users must give their own address as sender"
 REMOTE_UNAVAILABLE = "451 4.4.0 Relaying to other domains is not available right now"
