@@ -128,6 +128,26 @@ def register(app: typer.Typer) -> None:
 
         run(ctx, work)
 
+    @account.command("activation-code")
+    def activation_code(ctx: typer.Context, address: str) -> None:
+        """Issue a new activation code for an account pending activation; older codes stop
+        working. From an application it goes only to the applicant's stated contact; for an
+        account created by hand it is printed once, to hand over in person."""
+
+        async def work(services: Services, actor: Actor) -> None:
+            done = await services.activation_codes.reissue(actor, address)
+            emit_one(
+                state(ctx).json,
+                {
+                    "address": done.account.address,
+                    "sent_to": ", ".join(done.sent_to),
+                    "activation_code": done.code or None,
+                    "activate_at": f"{services.activation_codes.portal_url}/activate",
+                },
+            )
+
+        run(ctx, work)
+
     for action, doc in (
         (AccountAction.LOCK, "Lock an account (it cannot sign in until unlocked)."),
         (AccountAction.UNLOCK, "Unlock a locked account."),

@@ -542,6 +542,10 @@ class ApplicationRepo(Protocol):
         ...
 
     async def by_tracking(self, digest: str) -> Application | None: ...
+    async def by_account(self, account_id: int) -> Application | None:
+        """The application an account was provisioned from, if any."""
+        ...
+
     async def open_for(self, domain_id: int, employee_id: str) -> list[Application]:
         """Applications not in a final state for this employee ID and domain."""
         ...
@@ -659,6 +663,19 @@ class Notifier(Protocol):
         self, org_id: int, kind: NoticeKind, params: Mapping[str, str] | None = None
     ) -> None:
         """To every administrator of the organisation (org admins, else platform admins)."""
+        ...
+
+    async def to_contact(
+        self,
+        kind: NoticeKind,
+        language: str,
+        *,
+        domain: str,
+        email: str = "",
+        phone: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> None:
+        """To someone without a mailbox here yet (an applicant): the e-mail and/or phone."""
         ...
 
     async def code(

@@ -17,6 +17,7 @@ from mailgate.domain.security import ThrottlePolicy
 from mailgate.services.account_admin import AccountAdminService
 from mailgate.services.accounts import AccountService
 from mailgate.services.activation import ActivationService, MailClientSetup
+from mailgate.services.activation_codes import ActivationCodeService
 from mailgate.services.alerts import AlertService
 from mailgate.services.applications import ApplicationService
 from mailgate.services.apply_form import ApplyFormService
@@ -82,6 +83,7 @@ class Services:
     applications: ApplicationService
     tickets: TicketService
     workflow: ReviewWorkflow
+    activation_codes: ActivationCodeService
     activation: ActivationService
 
     @classmethod
@@ -146,6 +148,9 @@ class Services:
         workflow = ReviewWorkflow(
             directory_uow, clock, notices, one_time_key, activation_lifetime, onboarding_batch
         )
+        activation_codes = ActivationCodeService(
+            directory_uow, clock, notices, one_time_key, portal_url, activation_lifetime
+        )
         # New device / network notices and the admins' security alerts (services.alerts).
         alerts = AlertService(uow, directory_uow, clock, notices)
         authentication.observer = alerts
@@ -167,6 +172,7 @@ class Services:
             mail_setup or MailClientSetup(),
         )
         return cls(
+            activation_codes=activation_codes,
             organisations=orgs,
             accounts=accounts,
             routes=routes,

@@ -201,6 +201,28 @@ def normalise_activation_code(text: str) -> str | None:
     return compact
 
 
+async def issue_activation_code_in(
+    uow: UnitOfWork, clock: Clock, account_id: int, code_key: bytes, lifetime: timedelta
+) -> str:
+    """Spend the account's older activation codes and store a new one (digest only); the code
+    in its canonical form."""
+    now = clock.now()
+    await uow.one_time_codes.revoke(account_id, CodePurpose.ACTIVATION, now)
+    code = new_activation_code()
+    await uow.one_time_codes.add(
+        OneTimeCode(
+            id=0,
+            account_id=account_id,
+            purpose=CodePurpose.ACTIVATION,
+            target="",
+            digest=code_digest(code_key, CodePurpose.ACTIVATION, account_id, code),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return code
+
+
 # --- user names --------------------------------------------------------------------------------
 
 
@@ -369,18 +391,7 @@ async def provision_in(
         [(folder, special.value if special else None) for folder, special in DEFAULT_FOLDERS],
         int(now.timestamp()),
     )
-    code = new_activation_code()
-    await uow.one_time_codes.add(
-        OneTimeCode(
-            id=0,
-            account_id=account.id,
-            purpose=CodePurpose.ACTIVATION,
-            target="",
-            digest=code_digest(code_key, CodePurpose.ACTIVATION, account.id, code),
-            created_at=now,
-            expires_at=now + lifetime,
-        )
-    )
+    code = await issue_activation_code_in(uow, clock, account.id, code_key, lifetime)
     await record(
         uow,
         clock,

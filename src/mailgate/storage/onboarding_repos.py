@@ -217,6 +217,12 @@ class SqlApplicationRepo:
         )
         return found[0] if found else None
 
+    async def by_account(self, account_id: int) -> Application | None:
+        found = await self._many(
+            select(applications).where(applications.c.account_id == account_id)
+        )
+        return found[0] if found else None
+
     async def open_for(self, domain_id: int, employee_id: str) -> list[Application]:
         c = applications.c
         q = select(applications).where(
