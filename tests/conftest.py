@@ -6,6 +6,7 @@ auth). If it is unreachable the PostgreSQL half of the suite fails - it is never
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ import asyncpg
 import pytest
 
 from mailgate.domain.access import Actor, operator
+from mailgate.services.alerts import TASK_NAME
 from mailgate.services.clock import SystemClock
 from mailgate.services.container import Services
 from mailgate.services.hashing import Argon2Hasher
@@ -62,7 +64,16 @@ async def database(db_url: str) -> AsyncIterator[Database]:
     db = open_database(db_url, pool_size=5)
     await upgrade(db)
     yield db
+    await settle_alerts()
     await db.dispose()
+
+
+async def settle_alerts() -> None:
+    """Wait for the notices sign-ins started after their replies (services.alerts), so none
+    outlives the database of its test, whichever Services the test built."""
+    pending = [t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME and not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=30)
 
 
 @pytest.fixture

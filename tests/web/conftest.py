@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from tests.conftest import settle_alerts
 
 from mailgate.domain.access import Actor, Role
 from mailgate.services.clock import SystemClock
@@ -45,6 +46,7 @@ async def sqlite_services(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Serv
     await upgrade(db)
     blobs = FileBlobStore(tmp_path / "blobs")
     yield Services.build(SqlUnitOfWorkFactory(db), SystemClock(), FAST_HASHER, blobs)
+    await settle_alerts()
     await db.dispose()
 
 

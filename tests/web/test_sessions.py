@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
+from tests.conftest import settle_alerts
 from tests.test_factors import SoftKey
 
 from mailgate.domain.access import Actor, operator
@@ -124,6 +125,7 @@ async def site(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     transport = httpx.ASGITransport(create_app(services, Settings(data_dir=tmp_path / "data")))
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         yield Site(transport, client, services, clock, admin, password)
+    await settle_alerts()
     await db.dispose()
 
 

@@ -59,6 +59,7 @@ DISPATCH_INTERVAL = 60.0  # seconds between two runs of the periodic dispatcher
 DISPATCH_BATCH = 100
 RECORD_LOOKBACK = 1000  # "this wasn't me" may name one of the account's last 1000 sign-ins
 MAX_LABEL = 60
+TASK_NAME = "mailgate-alert"  # every background task of this service (tests wait for them)
 ALERT_NOTICES = {FAILURE_BURST: NoticeKind.FAILURE_BURST, NOT_ME: NoticeKind.NOT_ME_REPORTED}
 
 # --- what a client is: a small User-Agent / IMAP ID reader -------------------------------------
@@ -163,7 +164,7 @@ class AlertService:
     # --- background work -----------------------------------------------------------------------
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(work)
+        task = asyncio.get_running_loop().create_task(work, name=TASK_NAME)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
