@@ -24,6 +24,7 @@ class NoticeKind(enum.StrEnum):
     SESSIONS_ENDED = "sessions_ended"
     NEW_SIGN_IN = "new_sign_in"  # a new device or network
     ACCOUNT_LOCKED_DOWN = "account_locked_down"
+    FORWARDING_CHANGED = "forwarding_changed"  # set, verified or removed
     # administrator actions (services.account_admin), told to the person afterwards
     ACCOUNT_LOCKED = "account_locked"
     ACCOUNT_UNLOCKED = "account_unlocked"
@@ -38,6 +39,7 @@ class NoticeKind(enum.StrEnum):
     # codes, to one contact
     VERIFY_CONTACT_CODE = "verify_contact_code"
     RESET_CODE = "reset_code"
+    FORWARDING_VERIFY_CODE = "forwarding_verify_code"  # to the forwarding target
     # onboarding intake, to an applicant's stated contact (they have no mailbox yet)
     APPLICATION_RECEIVED = "application_received"  # with the tracking link
     TICKET_CREATED = "ticket_created"  # not eligible for self-service: IT will contact them

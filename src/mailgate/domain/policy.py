@@ -98,6 +98,15 @@ def _texts(key: str, value: Any) -> tuple[str, ...]:
     return texts
 
 
+def _choice(allowed: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if value not in allowed:
+            raise InvalidInput(f"policy setting {key} must be one of {', '.join(allowed)}")
+        return str(value)
+
+    return check
+
+
 def _pattern(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 64:
         raise InvalidInput(f"policy setting {key} must be a pattern like {{employee_id}}")
@@ -132,6 +141,8 @@ SETTINGS: Mapping[str, tuple[Callable[[str, Any], Any], Any]] = {
     "password_min_length_with_second_factor": (_int(8, 256), 8),
     "password_rotation_days": (_int(0, 3650), 0),  # 0: passwords do not expire
     "password_breach_check": (_bool, False),
+    # where accounts may forward their mail (domain.forwarding): none, internal, external
+    "forwarding": (_choice(("none", "internal", "external")), "internal"),
 }
 
 

@@ -28,6 +28,7 @@ from mailgate.domain.directory import (
 )
 from mailgate.domain.entrypoints import EntryPointConfig
 from mailgate.domain.factors import RecoveryCode, SecondFactor
+from mailgate.domain.forwarding import Forwarding
 from mailgate.domain.mail import HeaderFields, Mailbox, SpecialUse, StoredMessage
 from mailgate.domain.mailbox import (
     ChangeKind,
@@ -616,6 +617,20 @@ class RecoveryContactRepo(Protocol):
         ...
 
 
+class ForwardingRepo(Protocol):
+    """The one forwarding of an account (domain.forwarding)."""
+
+    async def get(self, account_id: int) -> Forwarding | None: ...
+    async def put(self, forwarding: Forwarding) -> None:
+        """Stores it, replacing the account's previous forwarding if there was one."""
+        ...
+
+    async def mark_verified(self, account_id: int, when: datetime) -> None: ...
+    async def delete(self, account_id: int) -> bool:
+        """False when the account had no forwarding."""
+        ...
+
+
 class OneTimeCodeRepo(Protocol):
     async def add(self, code: OneTimeCode) -> OneTimeCode:
         """Stores it (its `id` is ignored) and returns it with its id."""
@@ -972,6 +987,7 @@ class UnitOfWork(Protocol):
     recovery_codes: RecoveryCodeRepo
     recovery_contacts: RecoveryContactRepo
     one_time_codes: OneTimeCodeRepo
+    forwarding: ForwardingRepo
     known_sign_ins: KnownSignInRepo
     policies: PolicyRepo
     entry_points: EntryPointRepo

@@ -38,6 +38,7 @@ class CodePurpose(enum.StrEnum):
     VERIFY_CONTACT = "verify_contact"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name, not a password
     ACTIVATION = "activation"  # the first-login code of a provisioned account (72 h)
+    FORWARDING_VERIFY = "forwarding_verify"  # proves a forwarding target receives mail
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from mailgate.services.dkim import DEFAULT_SELECTOR, DkimService
 from mailgate.services.entrypoints import EntryPointService
 from mailgate.services.events import InProcessEvents
 from mailgate.services.factors import FactorConfig, SecondFactorService
+from mailgate.services.forwarding import ForwardingService
 from mailgate.services.groupcommit import GroupCommitter
 from mailgate.services.identity import IdentityService
 from mailgate.services.logins import LoginService
@@ -85,6 +86,7 @@ class Services:
     workflow: ReviewWorkflow
     activation_codes: ActivationCodeService
     activation: ActivationService
+    forwarding: ForwardingService
 
     @classmethod
     def build(
@@ -132,7 +134,8 @@ class Services:
         delivery = DeliveryService(uow, clock, blobs, committer, cache)
         outbound_service = OutboundService(uow, clock, blobs, dkim, outbound or OutboundConfig())
         notices = NoticeService(uow, clock, delivery, outbound_service, sms, portal_url)
-        policies = PolicyService(uow, clock)
+        # Policies decide whether forwardings apply on delivery: changing one clears the cache.
+        policies = PolicyService(directory_uow, clock)
         credentials = CredentialService(
             directory_uow,
             clock,
@@ -224,6 +227,10 @@ class Services:
             tickets=TicketService(uow, clock),
             workflow=workflow,
             activation=activation,
+            # Forwarding changes where mail goes: its factory bumps the directory cache.
+            forwarding=ForwardingService(
+                directory_uow, clock, notices, policies, delivery, one_time_key
+            ),
         )
 
     def outbound_worker(self, resolver: Resolver | None = None) -> OutboundWorker:

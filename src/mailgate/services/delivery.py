@@ -3,6 +3,16 @@
 A message for many local recipients is one blob with one reference per mailbox. `deliver`
 returns only when the blob is fsynced and the metadata committed (through the group
 committer), so the SMTP layer may reply 250 at that moment and not before.
+
+Forwarding (domain.forwarding): an account with a verified forwarding that its policy allows
+sends its mail on to the target as well: a remote target is added to `remote` (the outbound
+queue, as for alias targets, with the original envelope sender), a local one is expanded like
+any address. The account's own INBOX is skipped when `keep_copy` is false, but only when the
+target actually takes the message: when the target is unknown, disabled, over quota, refused by
+its group's send policy or already on the path (a loop A -> B -> A, stopped by the expansion's
+`seen` set), the account keeps its copy, so forwarding never loses mail at this step. A remote
+server that later refuses the forwarded copy for good makes the outbound worker bounce it to
+the envelope sender, as for any remote recipient.
 """
 
 from __future__ import annotations
@@ -11,13 +21,16 @@ import enum
 from dataclasses import dataclass, field
 from typing import cast
 
-from mailgate.domain.directory import AccountState, Group, GroupSendPolicy
+from mailgate.domain.directory import Account, AccountState, Group, GroupSendPolicy
 from mailgate.domain.errors import InvalidInput
+from mailgate.domain.forwarding import may_forward
 from mailgate.domain.mail import header_fields
 from mailgate.domain.names import Address
+from mailgate.domain.policy import resolve as resolve_policies
 from mailgate.domain.ports import BlobStore, Clock, NewMessage, UnitOfWork, UnitOfWorkFactory
 from mailgate.services.dircache import MISSING, AccountEntry, DirectoryCache, Entry, ListEntry
 from mailgate.services.groupcommit import GroupCommitter
+from mailgate.services.policies import subject_for
 from mailgate.services.textindex import searchable_text
 
 MAX_EXPANSION_DEPTH = 8
@@ -56,6 +69,7 @@ class _Expansion:
     remote: list[str] = field(default_factory=list)
     disabled: bool = False
     denied: bool = False
+    declared_size: int = 0
 
 
 def _may_send_to_group(group: Group, sender: Address | None, sender_org: int | None) -> bool:
@@ -118,7 +132,9 @@ class DeliveryService:
         if kind == "account":
             account = await uow.accounts.by_key(key)
             if account is not None:
-                entry = AccountEntry(account.id, account.state in RECEIVING_STATES)
+                receiving = account.state in RECEIVING_STATES
+                forward, keep_copy = await self._forwarding(reader, uow, account)
+                entry = AccountEntry(account.id, receiving, forward, keep_copy)
         elif kind == "alias":
             alias = await uow.aliases.by_key(key)
             entry = ListEntry(tuple(alias.targets)) if alias else None
@@ -127,6 +143,61 @@ class DeliveryService:
             entry = ListEntry(tuple(group.members), group) if group else None
         self.cache.put("address", key, entry)
         return entry
+
+    async def _forwarding(
+        self, reader: _Reader, uow: UnitOfWork, account: Account
+    ) -> tuple[str | None, bool]:
+        """(target, keep_copy) of the account's verified forwarding that its policy still
+        allows; (None, True) otherwise. The policy is read here so that an administrator who
+        turns forwarding off stops it at once, without touching the stored forwardings."""
+        forwarding = await uow.forwarding.get(account.id)
+        if forwarding is None or not forwarding.verified:
+            return None, True
+        entry = await uow.roster.by_id(account.roster_id) if account.roster_id else None
+        subject = await subject_for(uow, account.org_id, entry, None)
+        scope = resolve_policies(await uow.policies.for_org(account.org_id), subject)["forwarding"]
+        target = Address.parse(forwarding.target)
+        internal = await self._domain_org(reader, target.domain.ascii) == account.org_id
+        if not may_forward(scope, internal):
+            return None, True
+        return forwarding.target, forwarding.keep_copy
+
+    async def _forward(
+        self,
+        reader: _Reader,
+        entry: AccountEntry,
+        sender: Address | None,
+        sender_org: int | None,
+        out: _Expansion,
+        seen: set[str],
+        depth: int,
+    ) -> bool:
+        """Expand the account's forwarding target into `out`; True when it takes the message
+        (a remote address, or a local mailbox with room), False when the account must keep it."""
+        assert entry.forward is not None  # noqa: S101 - checked by the caller
+        sub = _Expansion(declared_size=out.declared_size)
+        target = Address.parse(entry.forward)
+        await self._expand(reader, target, sender, sender_org, sub, seen, depth + 1)
+        out.accounts |= sub.accounts
+        out.remote.extend(r for r in sub.remote if r not in out.remote)
+        if sub.remote:
+            return True
+        if not sub.accounts:
+            return False
+        quotas = await self._quotas(reader, sorted(sub.accounts))
+        return any(used + out.declared_size <= quota for quota, used in quotas.values())
+
+    async def passes_through(self, recipient: str, address_key: str) -> bool:
+        """Whether mail for `recipient` would reach the address `address_key` on its way
+        (through aliases, groups or forwardings): a forwarding there would be a loop."""
+        reader = _Reader(self.uow)
+        seen: set[str] = set()
+        try:
+            address = Address.parse(recipient)
+            await self._expand(reader, address, None, None, _Expansion(), seen, 0)
+        finally:
+            await reader.close()
+        return address_key in seen
 
     async def _expand(
         self,
@@ -149,10 +220,14 @@ class DeliveryService:
         if entry is None:
             return False
         if isinstance(entry, AccountEntry):
-            if entry.receiving:
-                out.accounts.add(entry.account_id)
-            else:
+            if not entry.receiving:
                 out.disabled = True
+                return True
+            forwarded = entry.forward is not None and await self._forward(
+                reader, entry, sender, sender_org, out, seen, depth
+            )
+            if entry.keep_copy or not forwarded:
+                out.accounts.add(entry.account_id)
             return True
         if entry.group is not None and not _may_send_to_group(entry.group, sender, sender_org):
             out.denied = True
@@ -179,7 +254,7 @@ class DeliveryService:
         try:
             if await self._domain_org(reader, address.domain.ascii) is None:
                 return Resolution(RecipientVerdict.REMOTE, remote=[str(address)])
-            out = _Expansion()
+            out = _Expansion(declared_size=declared_size)
             sender_org = (
                 await self._domain_org(reader, sender_addr.domain.ascii) if sender_addr else None
             )
@@ -192,7 +267,7 @@ class DeliveryService:
             if out.accounts:
                 quotas = await self._quotas(reader, sorted(out.accounts))
                 full = {a for a, (quota, used) in quotas.items() if used + declared_size > quota}
-                if full and len(out.accounts) == 1 and not out.remote:
+                if full and full == out.accounts and not out.remote:
                     return Resolution(RecipientVerdict.OVER_QUOTA)
                 # A list keeps delivering to its members with room; the full ones miss out.
                 out.accounts -= full

@@ -28,6 +28,8 @@ MAX_ENTRIES = 100_000
 class AccountEntry:
     account_id: int
     receiving: bool
+    forward: str | None = None  # a verified forwarding target the policy allows
+    keep_copy: bool = True  # with `forward`: whether the INBOX keeps a copy too
 
 
 @dataclass(frozen=True, slots=True)

@@ -238,6 +238,30 @@ TEXTS: Mapping[NoticeKind, Mapping[str, tuple[str, str]]] = {
             "分鐘內有效，只能使用一次。如果不是您本人申請，請忽略本郵件，密碼不會改變。",
         ),
     },
+    # --- forwarding (services.forwarding) -------------------------------------------------------
+    NoticeKind.FORWARDING_CHANGED: {
+        "en": ("The forwarding of your mail changed", "At {time}: {change}"),
+        "zh_Hans": ("您的邮件转发设置已更改", "{time}：{change}"),
+        "zh_Hant": ("您的郵件轉寄設定已變更", "{time}：{change}"),
+    },
+    NoticeKind.FORWARDING_VERIFY_CODE: {
+        "en": (
+            "Confirm mail forwarding: {code}",
+            "{address} asked to forward its mail to this address. To confirm that you receive "
+            "it, enter {code} on the Mailgate page. The code is valid for {minutes} minutes. If "
+            "you do not expect this, ignore this message: nothing will be forwarded.",
+        ),
+        "zh_Hans": (
+            "确认邮件转发：{code}",
+            "邮箱 {address} 申请将邮件转发到此地址。请在 Mailgate 页面输入 {code} 以确认您能收到邮件。"
+            "验证码 {minutes} 分钟内有效。如果您不知情，请忽略本邮件，不会有任何邮件被转发。",
+        ),
+        "zh_Hant": (
+            "確認郵件轉寄：{code}",
+            "郵箱 {address} 申請將郵件轉寄到此位址。請在 Mailgate 頁面輸入 {code} 以確認您能收到郵件。"
+            "驗證碼 {minutes} 分鐘內有效。如果您不知情，請忽略本郵件，不會有任何郵件被轉寄。",
+        ),
+    },
     # --- administrator actions (services.account_admin) ---------------------------------------
     NoticeKind.ACCOUNT_LOCKED: {
         "en": (
@@ -730,6 +754,23 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "zh_Hans": "您报告了非本人的活动（“这不是我”）。请登录并设置新密码。",
         "zh_Hant": "您回報了非本人的活動（「這不是我」）。請登入並設定新密碼。",
     },
+    # The {change} of FORWARDING_CHANGED (services.forwarding); {target} is filled first.
+    "forwarding_requested": {
+        "en": "forwarding to {target} was requested; a code was sent there. Nothing is "
+        "forwarded until it is entered.",
+        "zh_Hans": "已申请将邮件转发到 {target}，验证码已发送到该地址。输入验证码之前不会转发任何邮件。",
+        "zh_Hant": "已申請將郵件轉寄到 {target}，驗證碼已傳送到該位址。輸入驗證碼之前不會轉寄任何郵件。",
+    },
+    "forwarding_active": {
+        "en": "your mail is now forwarded to {target}.",
+        "zh_Hans": "您的邮件现在会转发到 {target}。",
+        "zh_Hant": "您的郵件現在會轉寄到 {target}。",
+    },
+    "forwarding_removed": {
+        "en": "forwarding to {target} was removed; your mail stays in your mailbox.",
+        "zh_Hans": "已取消转发到 {target}，您的邮件将保留在您的邮箱中。",
+        "zh_Hant": "已取消轉寄到 {target}，您的郵件將保留在您的郵箱中。",
+    },
 }
 
 
@@ -751,6 +792,7 @@ ACCOUNT_NOTICES = frozenset(
         NoticeKind.SESSIONS_ENDED,
         NoticeKind.NEW_SIGN_IN,
         NoticeKind.ACCOUNT_LOCKED_DOWN,
+        NoticeKind.FORWARDING_CHANGED,
     }
 )
 
@@ -779,7 +821,11 @@ def render(kind: NoticeKind, language: str, params: Mapping[str, str]) -> tuple[
 
 def render_sms(kind: NoticeKind, language: str, params: Mapping[str, str]) -> str:
     lang = language_of(language)
-    if kind in (NoticeKind.VERIFY_CONTACT_CODE, NoticeKind.RESET_CODE):
+    if kind in (
+        NoticeKind.VERIFY_CONTACT_CODE,
+        NoticeKind.RESET_CODE,
+        NoticeKind.FORWARDING_VERIFY_CODE,
+    ):
         return _fill(SMS["code"][lang], params)
     if kind in SMS_NOTICES:
         return _fill(SMS_NOTICES[kind][lang], params)

@@ -546,6 +546,17 @@ one_time_codes = Table(
     Index(None, "digest"),
 )
 
+# The one forwarding of an account (domain.forwarding): mail goes to `target` once verified.
+account_forwarding = Table(
+    "account_forwarding",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("target", String(320), nullable=False),
+    Column("keep_copy", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("verified_at", TS, nullable=True),
+)
+
 # --- policies (domain.policy; issue #6 item 1, password policy binding of issue #5) ------------
 
 policies = Table(

@@ -23,6 +23,7 @@ from mailgate.storage.directory_repos import (
     SqlStructureRepo,
 )
 from mailgate.storage.factor_repos import SqlRecoveryCodeRepo, SqlSecondFactorRepo
+from mailgate.storage.forwarding_repos import SqlForwardingRepo
 from mailgate.storage.mail_repos import SqlMailRepo
 from mailgate.storage.mailbox_repos import SqlMailboxRepo
 from mailgate.storage.onboarding_repos import (
@@ -70,6 +71,7 @@ class SqlUnitOfWork:
     recovery_codes: ports.RecoveryCodeRepo
     recovery_contacts: ports.RecoveryContactRepo
     one_time_codes: ports.OneTimeCodeRepo
+    forwarding: ports.ForwardingRepo
     known_sign_ins: ports.KnownSignInRepo
     policies: ports.PolicyRepo
     entry_points: ports.EntryPointRepo
@@ -108,6 +110,7 @@ class SqlUnitOfWork:
         self.recovery_codes = SqlRecoveryCodeRepo(conn)
         self.recovery_contacts = SqlRecoveryContactRepo(conn)
         self.one_time_codes = SqlOneTimeCodeRepo(conn)
+        self.forwarding = SqlForwardingRepo(conn)
         self.known_sign_ins = SqlKnownSignInRepo(conn)
         self.policies = SqlPolicyRepo(conn)
         self.entry_points = SqlEntryPointRepo(conn)

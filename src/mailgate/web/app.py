@@ -30,6 +30,7 @@ from mailgate.web.portal.apply import apply_router
 from mailgate.web.portal.apply_track import track_router
 from mailgate.web.portal.auth import auth_router, require_admin_console
 from mailgate.web.portal.errands import errands_router
+from mailgate.web.portal.forwarding import forwarding_router
 from mailgate.web.portal.notme import notme_router
 from mailgate.web.portal.onboarding_admin import onboarding_admin_router
 from mailgate.web.portal.onboarding_entries import entries_router
@@ -87,6 +88,7 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
     app.include_router(errands_router(portal))
     app.include_router(notme_router(portal))
     app.include_router(recovery_router(portal))
+    app.include_router(forwarding_router(portal))
     app.include_router(reset_router(portal, settings.security.helpdesk_contact))
     # Onboarding: the public application, tracking and supervisor pages (the form routes
     # first: /apply/{slug}/form of an entry called "track" is not a tracking token), and the

@@ -135,6 +135,7 @@ SETTING_LABELS = {
     "password_min_length_with_second_factor": N_("Minimum password length with a second factor"),
     "password_rotation_days": N_("Password rotation (days, 0: never)"),
     "password_breach_check": N_("Check passwords against breach lists"),
+    "forwarding": N_("Mail forwarding allowed"),
 }
 # How each setting is edited in the console.
 SETTING_KINDS = {
@@ -164,6 +165,9 @@ SETTING_HINTS = {
     "required_documents": N_("One document per line, e.g. Work ID card"),
     "checklist": N_("One item per line, e.g. Work ID matches the roster photo"),
     "quota": N_("A size such as 500MiB or 2GiB"),
+    "forwarding": N_(
+        "none, internal (only to the organisation's own domains) or external (anywhere)"
+    ),
     "username_pattern": N_(
         "Placeholders {employee_id}, {pinyin}, {given}, {family}, {initials}; a-z 0-9 . _ - "
         "between them"
