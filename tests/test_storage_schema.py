@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from tests.conftest import PG_URL, admin_conn
 
-from mailgate.storage.database import Database
+from mailgate.storage.database import Database, open_database
 from mailgate.storage.migrate import current_revision, head_revision, upgrade
 from mailgate.storage.tables import UTCDateTime, domains, metadata
 
@@ -24,6 +27,30 @@ async def test_migrations_match_the_metadata(database: Database) -> None:
 
     async with database.writer.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_an_empty_database_migrates_to_head(backend: str, tmp_path: Path) -> None:
+    """The fixtures copy a template migrated once per session; here the migrations run on an
+    empty database of each backend, as `mailgate db upgrade` does on a first start."""
+    name = f"mg_empty_{uuid.uuid4().hex[:12]}"
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    if backend == "postgresql":
+        conn = await admin_conn()
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+        url = f"{PG_URL.rstrip('/')}/{name}"
+    db = open_database(url, pool_size=1)
+    try:
+        assert await current_revision(db) is None
+        await upgrade(db)
+        assert await current_revision(db) == head_revision()
+    finally:
+        await db.dispose()
+        if backend == "postgresql":
+            conn = await admin_conn()
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.close()
 
 
 async def test_revision_is_head_and_upgrade_is_idempotent(database: Database) -> None:

@@ -11,6 +11,7 @@ zh_Hant, anything else -> en.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from datetime import date
@@ -92,7 +93,10 @@ def read_catalog(locale: str) -> Any:
     return merged
 
 
+@functools.cache
 def _compile(locale: str) -> Any:
+    """The locale's catalogs compiled; the shipped .po files do not change while we run, so
+    every app built in this process (the server, each test) shares one compilation."""
     buffer = io.BytesIO()
     write_mo(buffer, read_catalog(locale))
     buffer.seek(0)
