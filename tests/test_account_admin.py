@@ -142,6 +142,8 @@ async def test_lockdown_does_everything_in_one_go(acme: Acme) -> None:
         "to": "locked",
         "sessions_ended": 2,
         "app_passwords_revoked": 1,
+        "api_tokens_revoked": 0,
+        "forwarding_removed": False,
         "update_password": True,
         "update_password_already_required": False,
     }

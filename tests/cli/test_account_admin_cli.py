@@ -48,6 +48,8 @@ def test_account_security_commands(mailgate: Mailgate, initialised: str) -> None
         "state_before": "active",
         "sessions_ended": 0,
         "app_passwords_revoked": 1,
+        "api_tokens_revoked": 0,
+        "forwarding_removed": False,
         "required_actions": ["update_password"],
     }
     assert mailgate("--json", "app-password", "list", LI).json()["items"] == []

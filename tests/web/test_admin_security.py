@@ -115,7 +115,10 @@ async def test_lockdown_with_confirmation_csrf_and_reason(console: Console) -> N
     assert "X</td>" in page.text  # the user's web session is listed
 
     confirm = await console.client.get(f"{PAGE}/lockdown")
-    assert 'name="reason"' in confirm.text and "every app password is revoked" in confirm.text
+    assert (
+        'name="reason"' in confirm.text
+        and "every app password and API token is revoked" in confirm.text
+    )
     refused = await console.client.post(f"{PAGE}/lockdown", data={"reason": "phishing"})
     assert refused.status_code == 403
     forged = await console.client.post(
@@ -134,6 +137,7 @@ async def test_lockdown_with_confirmation_csrf_and_reason(console: Console) -> N
         "done": ["lockdown"],
         "sessions": ["1"],
         "app_passwords": ["0"],
+        "api_tokens": ["0"],
     }
     after = await console.client.get(done.headers["location"])
     assert "The account was locked down. Sessions ended: 1." in after.text

@@ -1,4 +1,4 @@
-"""account, role and token commands."""
+"""account, role and token commands (`token create|list|revoke`: API tokens)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from mailgate.cli.output import emit, emit_one
 from mailgate.cli.runtime import out, read_secret_stdin, run, state
 from mailgate.domain.access import Actor, Role
 from mailgate.domain.directory import Account, AccountAction
+from mailgate.domain.ports import ApiTokenRecord
 from mailgate.domain.units import format_size, parse_date, parse_size
 from mailgate.services.container import Services
 
@@ -28,6 +29,15 @@ def account_row(a: Account) -> dict[str, object]:
         "first_login_pending": [x.value for x in a.required_actions],
         "skipped_first_login": a.skipped_first_login,
         "created_at": a.created_at,
+    }
+
+
+def api_token_row(t: ApiTokenRecord) -> dict[str, object]:
+    return {
+        "handle": t.handle,
+        "name": t.name,
+        "created_at": t.created_at,
+        "expires_on": t.expires_on,
     }
 
 
@@ -214,5 +224,36 @@ def register(app: typer.Typer) -> None:
                 emit_one(True, {"token": t})
             else:
                 out.print(t, highlight=False)
+
+        run(ctx, work)
+
+    @token.command("list")
+    def token_list(ctx: typer.Context, address: str) -> None:
+        """API tokens of ADDRESS, expired ones too: name, dates and the handle to revoke one by
+        (never the token)."""
+
+        async def work(services: Services, actor: Actor) -> None:
+            found = await services.api_tokens.list(actor, address)
+            emit(
+                state(ctx).json,
+                [api_token_row(t) for t in found],
+                ["handle", "name", "created_at", "expires_on"],
+            )
+
+        run(ctx, work)
+
+    @token.command("revoke")
+    def token_revoke(
+        ctx: typer.Context,
+        address: str,
+        handle: Annotated[str, typer.Argument(help="The token's handle, from `token list`.")],
+    ) -> None:
+        """Revoke one API token of ADDRESS; calls with it are refused from now on."""
+
+        async def work(services: Services, actor: Actor) -> None:
+            gone = await services.api_tokens.revoke(actor, address, handle)
+            emit_one(
+                state(ctx).json, {"address": address, "revoked": gone.name, "handle": gone.handle}
+            )
 
         run(ctx, work)

@@ -38,8 +38,9 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="Why (required; kept in the audit log, told to the person).")
         ],
     ) -> None:
-        """Lock the account, end its web sessions, revoke its app passwords and require a new
-        password, in one step; the person and the organisation's admins are told."""
+        """Lock the account, end its web sessions, revoke its app passwords and API tokens, remove
+        its forwarding and require a new password, in one step; the person and the organisation's
+        admins are told."""
 
         async def work(services: Services, actor: Actor) -> None:
             r = await services.account_admin.lockdown(actor, address, reason)
@@ -51,6 +52,8 @@ def register(app: typer.Typer) -> None:
                     "state_before": r.state_before.value,
                     "sessions_ended": r.sessions_ended,
                     "app_passwords_revoked": r.app_passwords_revoked,
+                    "api_tokens_revoked": r.api_tokens_revoked,
+                    "forwarding_removed": r.forwarding_removed,
                     "required_actions": [a.value for a in r.account.required_actions],
                 },
             )

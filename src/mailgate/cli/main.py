@@ -18,6 +18,7 @@ from mailgate.cli import (
     admin_security,
     directory,
     factors,
+    forwarding,
     mail,
     onboarding,
     outbound,
@@ -68,6 +69,7 @@ def build_cli(factory: RuntimeFactory) -> typer.Typer:
     directory.register(app)
     accounts.register(app)
     admin_security.register(app)  # after accounts: adds to `account`
+    forwarding.register(app)  # after accounts: adds `account forwarding`
     routes.register(app)
     outbound.register(app)  # after directory: adds `domain dns`
     mail.register(app)

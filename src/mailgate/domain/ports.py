@@ -309,13 +309,48 @@ class WebSessionRepo(Protocol):
         ...
 
 
+API_TOKEN_HANDLE_LENGTH = 12
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenRecord:
+    """An API token as listed: never the token nor its hash, only a non-secret `handle` (the
+    first API_TOKEN_HANDLE_LENGTH hex digits of the hash) to revoke it by. `created_at` is None
+    for tokens made before it was recorded (migration 0015)."""
+
+    handle: str
+    account_id: int
+    name: str
+    created_at: datetime | None
+    expires_on: date | None
+
+
 class ApiTokenRepo(Protocol):
     async def add(
-        self, token_hash: str, account_id: int, name: str, expires_on: date | None
+        self,
+        token_hash: str,
+        account_id: int,
+        name: str,
+        expires_on: date | None,
+        created_at: datetime,
     ) -> None: ...
 
     async def get(self, token_hash: str) -> tuple[int, date | None] | None:
         """(account id, expiry) of the token, or None."""
+        ...
+
+    async def list_for_account(self, account_id: int) -> list[ApiTokenRecord]:
+        """The account's tokens (expired ones too), newest first, those without a creation
+        time last."""
+        ...
+
+    async def delete(self, handle: str, account_id: int) -> bool:
+        """Delete the account's token whose hash starts with `handle` (a handle or the whole
+        hash; the caller checks its shape); False when the account has no such token."""
+        ...
+
+    async def delete_for_account(self, account_id: int) -> int:
+        """Delete every token of the account; how many."""
         ...
 
 

@@ -4,7 +4,9 @@ Lock and unlock (the account state machine of `AccountService.change_state`), fo
 change (`RequiredAction.UPDATE_PASSWORD`; what it does at sign-in is the authentication's
 business), reset the second factors (`SecondFactorService.reset_second_factors`, naming who proved
 the person's identity and how), end every web session, revoke every app password, and
-**lockdown**: all of these but the factor reset at once, in one transaction.
+**lockdown**: all of these but the factor reset at once, in one transaction, which also revokes
+every API token (services.api_tokens) and removes the account's mail forwarding — an intruder's
+favourite ways to keep access and to keep reading the mail after the password is changed.
 
 Who may do what follows `domain.access`: ACCOUNT_WRITE over the account's organisation for every
 action but unlocking, which ACCOUNT_UNLOCK allows (the helpdesk may unlock, nothing more here).
@@ -26,6 +28,8 @@ from mailgate.domain.directory import Account, AccountAction, AccountState, Requ
 from mailgate.domain.errors import InvalidInput, PermissionDenied
 from mailgate.domain.notices import NoticeKind
 from mailgate.domain.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
+from mailgate.domain.recovery import CodePurpose
+from mailgate.services import api_tokens
 from mailgate.services.accounts import AccountService, account_for
 from mailgate.services.apppasswords import revoke_all_in
 from mailgate.services.audit import record
@@ -46,6 +50,8 @@ class LockdownResult:
     state_before: AccountState
     sessions_ended: int
     app_passwords_revoked: int
+    api_tokens_revoked: int = 0
+    forwarding_removed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,31 @@ def require_new_password(account: Account) -> bool:
     if NEW_PASSWORD_STEPS & set(account.required_actions):
         return False
     account.required_actions = [*account.required_actions, RequiredAction.UPDATE_PASSWORD]
+    return True
+
+
+async def remove_forwarding_in(
+    uow: UnitOfWork, clock: Clock, actor: Actor, account: Account, why: str
+) -> bool:
+    """Remove the account's forwarding, verified or still pending, in the caller's transaction
+    (lockdown, "this wasn't me"), spending its unused confirmation codes; audited as
+    `forwarding.remove` with `why`. False when there was none. The caller's unit-of-work
+    factory must clear the delivery path's directory cache on commit."""
+    forwarding = await uow.forwarding.get(account.id)
+    if forwarding is None or not await uow.forwarding.delete(account.id):
+        return False
+    now = clock.now()
+    for old in await uow.one_time_codes.live(account.id, CodePurpose.FORWARDING_VERIFY, None, now):
+        await uow.one_time_codes.spend(old.id, now)
+    await record(
+        uow,
+        clock,
+        actor,
+        "forwarding.remove",
+        f"account:{account.address_key}",
+        account.org_id,
+        {"target": forwarding.target, "verified": forwarding.verified, "by": why},
+    )
     return True
 
 
@@ -190,8 +221,9 @@ class AccountAdminService:
 
     async def lockdown(self, actor: Actor, address: str, reason: str) -> LockdownResult:
         """Lock the account (when it is active; other states already keep it out), end every
-        web session, revoke every app password and require a new password, in one transaction;
-        then tell the person and the organisation's administrators."""
+        web session, revoke every app password and API token, remove its mail forwarding and
+        require a new password, in one transaction; then tell the person and the
+        organisation's administrators."""
         reason = check_reason(reason, required=True)
         async with self.uow() as uow:
             account = await account_for(uow, actor, address, Permission.ACCOUNT_WRITE)
@@ -203,6 +235,10 @@ class AccountAdminService:
             await uow.accounts.update(account)
             sessions = await uow.web_sessions.delete_for_account(account.id)
             app_passwords = await revoke_all_in(uow, self.clock, actor, account)
+            tokens = await api_tokens.revoke_all_in(uow, self.clock, actor, account)
+            forwarding = await remove_forwarding_in(
+                uow, self.clock, actor, account, "account.lockdown"
+            )
             await self._audit(
                 uow,
                 actor,
@@ -214,6 +250,8 @@ class AccountAdminService:
                     "to": account.state.value,
                     "sessions_ended": sessions,
                     "app_passwords_revoked": app_passwords,
+                    "api_tokens_revoked": tokens,
+                    "forwarding_removed": forwarding,
                     "update_password": True,
                     "update_password_already_required": not new_password,
                 },
@@ -230,9 +268,11 @@ class AccountAdminService:
                 "reason": reason,
                 "sessions": str(sessions),
                 "app_passwords": str(app_passwords),
+                "api_tokens": str(tokens),
+                "forwarding": str(int(forwarding)),
             },
         )
-        return LockdownResult(account, before, sessions, app_passwords)
+        return LockdownResult(account, before, sessions, app_passwords, tokens, forwarding)
 
     # --- what the account page shows ----------------------------------------------------------
 

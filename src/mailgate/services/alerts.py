@@ -15,10 +15,10 @@
   Each row is claimed with a conditional UPDATE before sending, so it is sent once even when two
   processes dispatch at the same time (a failure in sending is logged, never retried: at most
   once). It runs right after the authentication that raised an alert and in a periodic loop.
-- **"This wasn't me".** `report_not_me` ends every web session, revokes every app password,
-  requires a new password, forgets the reported sign-in's device and network and stores a
-  `not_me` alert, in one audited transaction; then the person (mailbox and recovery contacts)
-  and the administrators are told.
+- **"This wasn't me".** `report_not_me` ends every web session, revokes every app password and
+  API token, removes the account's mail forwarding, requires a new password, forgets the
+  reported sign-in's device and network and stores a `not_me` alert, in one audited
+  transaction; then the person (mailbox and recovery contacts) and the administrators are told.
 
 Background work runs as asyncio tasks kept in a set; a done-callback logs their errors. `drain()`
 waits for all of them (tests, shutdown).
@@ -44,6 +44,8 @@ from mailgate.domain.errors import NotFound
 from mailgate.domain.notices import NoticeKind
 from mailgate.domain.ports import Clock, Notifier, UnitOfWork, UnitOfWorkFactory
 from mailgate.domain.security import LoginFilter, LoginRecord, SecurityAlert
+from mailgate.services import api_tokens
+from mailgate.services.account_admin import remove_forwarding_in
 from mailgate.services.apppasswords import revoke_all_in
 from mailgate.services.audit import record
 from mailgate.services.notice_texts import word
@@ -145,6 +147,8 @@ class NotMeReport:
     sessions_ended: int
     app_passwords_revoked: int
     record_id: int | None
+    api_tokens_revoked: int = 0
+    forwarding_removed: bool = False
 
 
 # --- the service ---------------------------------------------------------------------------------
@@ -153,7 +157,7 @@ class NotMeReport:
 @dataclass(slots=True)
 class AlertService:
     uow: UnitOfWorkFactory
-    directory_uow: UnitOfWorkFactory  # bumps the directory cache (required actions change)
+    directory_uow: UnitOfWorkFactory  # bumps the directory cache (required actions, forwarding)
     clock: Clock
     notices: Notifier
     interval: float = DISPATCH_INTERVAL
@@ -292,6 +296,10 @@ class AlertService:
                 reported = await _own_record(uow, account.id, login_record_id)
             sessions = await uow.web_sessions.delete_for_account(account.id)
             revoked = await revoke_all_in(uow, self.clock, actor, account)
+            tokens = await api_tokens.revoke_all_in(uow, self.clock, actor, account)
+            forwarding = await remove_forwarding_in(
+                uow, self.clock, actor, account, "account.not_me"
+            )
             if RequiredAction.UPDATE_PASSWORD not in account.required_actions:
                 account.required_actions = [
                     *account.required_actions,
@@ -307,6 +315,8 @@ class AlertService:
                 "reported_from": client_ip,
                 "sessions_ended": sessions,
                 "app_passwords_revoked": revoked,
+                "api_tokens_revoked": tokens,
+                "forwarding_removed": forwarding,
             }
             if reported is not None:
                 details |= {
@@ -324,13 +334,19 @@ class AlertService:
                 "account.not_me",
                 f"account:{account.address_key}",
                 account.org_id,
-                {"record_id": login_record_id, "sessions": sessions, "app_passwords": revoked},
+                {
+                    "record_id": login_record_id,
+                    "sessions": sessions,
+                    "app_passwords": revoked,
+                    "api_tokens_revoked": tokens,
+                    "forwarding_removed": forwarding,
+                },
             )
             await uow.commit()
         reason = word("not_me", account.language)
         await self.notices.to_account(account, NoticeKind.ACCOUNT_LOCKED_DOWN, {"reason": reason})
         await self.dispatch()
-        return NotMeReport(sessions, revoked, login_record_id)
+        return NotMeReport(sessions, revoked, login_record_id, tokens, forwarding)
 
 
 async def _own_record(uow: UnitOfWork, account_id: int, record_id: int) -> LoginRecord:

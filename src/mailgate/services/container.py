@@ -19,6 +19,7 @@ from mailgate.services.accounts import AccountService
 from mailgate.services.activation import ActivationService, MailClientSetup
 from mailgate.services.activation_codes import ActivationCodeService
 from mailgate.services.alerts import AlertService
+from mailgate.services.api_tokens import ApiTokenService
 from mailgate.services.applications import ApplicationService
 from mailgate.services.apply_form import ApplyFormService
 from mailgate.services.apppasswords import AppPasswordService
@@ -61,6 +62,7 @@ class Services:
     roster: RosterService
     audit: AuditService
     identity: IdentityService
+    api_tokens: ApiTokenService
     setup: SetupService
     delivery: DeliveryService
     mailstore: MailStoreService
@@ -182,6 +184,7 @@ class Services:
             roster=roster,
             audit=AuditService(uow, clock),
             identity=identity,
+            api_tokens=ApiTokenService(uow, clock),
             setup=SetupService(
                 uow, orgs, accounts, roster, EntryPointService(uow, clock), policies
             ),

@@ -26,11 +26,10 @@ from mailgate.domain.errors import InvalidInput
 from mailgate.domain.forwarding import may_forward
 from mailgate.domain.mail import header_fields
 from mailgate.domain.names import Address
-from mailgate.domain.policy import resolve as resolve_policies
 from mailgate.domain.ports import BlobStore, Clock, NewMessage, UnitOfWork, UnitOfWorkFactory
 from mailgate.services.dircache import MISSING, AccountEntry, DirectoryCache, Entry, ListEntry
 from mailgate.services.groupcommit import GroupCommitter
-from mailgate.services.policies import subject_for
+from mailgate.services.policies import forwarding_scope
 from mailgate.services.textindex import searchable_text
 
 MAX_EXPANSION_DEPTH = 8
@@ -153,9 +152,7 @@ class DeliveryService:
         forwarding = await uow.forwarding.get(account.id)
         if forwarding is None or not forwarding.verified:
             return None, True
-        entry = await uow.roster.by_id(account.roster_id) if account.roster_id else None
-        subject = await subject_for(uow, account.org_id, entry, None)
-        scope = resolve_policies(await uow.policies.for_org(account.org_id), subject)["forwarding"]
+        scope = await forwarding_scope(uow, account)
         target = Address.parse(forwarding.target)
         internal = await self._domain_org(reader, target.domain.ascii) == account.org_id
         if not may_forward(scope, internal):

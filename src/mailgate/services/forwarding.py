@@ -39,7 +39,7 @@ from mailgate.services.accounts import account_for
 from mailgate.services.audit import record
 from mailgate.services.delivery import DeliveryService, RecipientVerdict
 from mailgate.services.notice_texts import word
-from mailgate.services.policies import PolicyService
+from mailgate.services.policies import PolicyService, forwarding_scope
 from mailgate.services.recovery import (
     AlreadyVerified,
     CodeRefused,
@@ -126,10 +126,25 @@ class ForwardingService:
     # --- reading -------------------------------------------------------------------------------
 
     async def get(self, actor: Actor, address: str | None = None) -> Forwarding | None:
-        """The forwarding of the actor's own account, or (with ACCOUNT_WRITE) of `address`."""
+        """The forwarding of the actor's own account, or (with ACCOUNT_READ: the IT desk must
+        see where someone's mail goes) of `address`."""
         async with self.uow(write=False) as uow:
-            account = await self._account(uow, actor, address, Permission.ACCOUNT_WRITE)
+            account = await self._account(uow, actor, address, Permission.ACCOUNT_READ)
             return await uow.forwarding.get(account.id)
+
+    async def status(
+        self, actor: Actor, address: str | None = None
+    ) -> tuple[Forwarding, bool] | None:
+        """The forwarding (as `get`) and whether the account's policy lets mail go to its target
+        now, decided as delivery decides it; None when there is no forwarding."""
+        async with self.uow(write=False) as uow:
+            account = await self._account(uow, actor, address, Permission.ACCOUNT_READ)
+            forwarding = await uow.forwarding.get(account.id)
+            if forwarding is None:
+                return None
+            target = await uow.domains.by_name(Address.parse(forwarding.target).domain.ascii)
+            internal = target is not None and target.org_id == account.org_id
+            return forwarding, may_forward(await forwarding_scope(uow, account), internal)
 
     # --- changes -------------------------------------------------------------------------------
 

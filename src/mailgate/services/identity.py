@@ -713,7 +713,8 @@ class IdentityService:
     async def create_api_token(
         self, actor: Actor, address: str, name: str, expires_on: date | None = None
     ) -> str:
-        """A bearer token for the JSON API acting as `address`; shown once, stored hashed."""
+        """A bearer token for the JSON API acting as `address`; shown once, stored hashed.
+        Listing and revoking tokens is `services.api_tokens.ApiTokenService`."""
         key = Address.parse(address).key
         async with self.uow() as uow:
             account = await uow.accounts.by_key(key)
@@ -721,7 +722,7 @@ class IdentityService:
                 raise NotFound(f"there is no account {address!r} you may create tokens for")
             token = "mgt_" + secrets.token_urlsafe(32)
             await uow.api_tokens.add(
-                token_hash(token), account.id, name.strip() or "api", expires_on
+                token_hash(token), account.id, name.strip() or "api", expires_on, self.clock.now()
             )
             await record(
                 uow,

@@ -43,18 +43,18 @@ TEXTS: Mapping[NoticeKind, Mapping[str, tuple[str, str]]] = {
         "en": (
             "Your password was reset",
             "The password of {address} was reset at {time} from {ip}. Every signed-in session "
-            "was ended and every app password was revoked; set up your mail apps again with new "
-            "app passwords.",
+            "was ended and every app password and API token was revoked; set up your mail apps "
+            "again with new app passwords.",
         ),
         "zh_Hans": (
             "您的密码已重置",
             "邮箱 {address} 的密码已于 {time} 从 {ip} 重置。所有登录会话均已结束，所有客户端专用密码"
-            "均已撤销；请为邮件客户端重新创建客户端专用密码。",
+            "和 API 令牌均已撤销；请为邮件客户端重新创建客户端专用密码。",
         ),
         "zh_Hant": (
             "您的密碼已重設",
             "郵箱 {address} 的密碼已於 {time} 從 {ip} 重設。所有登入工作階段均已結束，所有用戶端專用"
-            "密碼均已撤銷；請為郵件用戶端重新建立用戶端專用密碼。",
+            "密碼和 API 權杖均已撤銷；請為郵件用戶端重新建立用戶端專用密碼。",
         ),
     },
     NoticeKind.SECOND_FACTOR_ADDED: {
@@ -154,16 +154,17 @@ TEXTS: Mapping[NoticeKind, Mapping[str, tuple[str, str]]] = {
     NoticeKind.ACCOUNT_LOCKED_DOWN: {
         "en": (
             "Your account was secured",
-            "At {time} {address} was secured: every session was ended, every app password "
-            "revoked, and a new password is required. {reason}",
+            "At {time} {address} was secured: every session was ended, every app password and "
+            "API token revoked, any forwarding of your mail removed, and a new password is "
+            "required. {reason}",
         ),
         "zh_Hans": (
             "您的账户已被保护",
-            "{time}，邮箱 {address} 已被保护：所有会话已结束，所有客户端专用密码已撤销，需要设置新密码。{reason}",
+            "{time}，邮箱 {address} 已被保护：所有会话已结束，所有客户端专用密码和 API 令牌已撤销，邮件转发（如有）已删除，需要设置新密码。{reason}",
         ),
         "zh_Hant": (
             "您的帳戶已被保護",
-            "{time}，郵箱 {address} 已被保護：所有工作階段已結束，所有用戶端專用密碼已撤銷，需要設定新密碼。{reason}",
+            "{time}，郵箱 {address} 已被保護：所有工作階段已結束，所有用戶端專用密碼和 API 權杖已撤銷，郵件轉寄（如有）已移除，需要設定新密碼。{reason}",
         ),
     },
     NoticeKind.FAILURE_BURST: {
@@ -188,18 +189,19 @@ TEXTS: Mapping[NoticeKind, Mapping[str, tuple[str, str]]] = {
         "en": (
             "Security alert: {account} reported a sign-in that was not theirs",
             "At {time} the owner of {account} reported activity that was not theirs. Mailgate "
-            "ended every session, revoked every app password and requires a new password. "
+            "ended every session, revoked every app password and API token, removed any mail "
+            "forwarding and requires a new password. "
             "Review the login records: {portal}/admin/logins?account={account}",
         ),
         "zh_Hans": (
             "安全警报：{account} 报告了非本人登录",
             "{time}，{account} 的使用者报告了非本人的活动。Mailgate 已结束所有会话、撤销所有客户端专用密码"
-            "并要求设置新密码。请查看登录记录：{portal}/admin/logins?account={account}",
+            "和 API 令牌、删除邮件转发（如有）并要求设置新密码。请查看登录记录：{portal}/admin/logins?account={account}",
         ),
         "zh_Hant": (
             "安全警報：{account} 回報了非本人登入",
             "{time}，{account} 的使用者回報了非本人的活動。Mailgate 已結束所有工作階段、撤銷所有用戶端專用"
-            "密碼並要求設定新密碼。請查看登入記錄：{portal}/admin/logins?account={account}",
+            "密碼和 API 權杖、移除郵件轉寄（如有）並要求設定新密碼。請查看登入記錄：{portal}/admin/logins?account={account}",
         ),
     },
     NoticeKind.VERIFY_CONTACT_CODE: {
@@ -368,19 +370,22 @@ TEXTS: Mapping[NoticeKind, Mapping[str, tuple[str, str]]] = {
         "en": (
             "Security: {account} was locked down",
             "At {time} {actor} locked down {account}: the account is locked, every web session "
-            "was ended ({sessions}), every app password revoked ({app_passwords}), and a new "
+            "was ended ({sessions}), every app password revoked ({app_passwords}), every API "
+            "token revoked ({api_tokens}), mail forwarding removed ({forwarding}), and a new "
             "password is required.\n\nReason: {reason}\n\nDetails: {portal}/admin/accounts/{account}",
         ),
         "zh_Hans": (
             "安全：{account} 已被紧急锁定",
             "{time}，{actor} 紧急锁定了 {account}：账户已锁定，全部网页会话已结束（{sessions} 个），"
-            "全部客户端专用密码已撤销（{app_passwords} 个），并要求设置新密码。\n\n原因：{reason}\n\n"
+            "全部客户端专用密码已撤销（{app_passwords} 个），全部 API 令牌已撤销（{api_tokens} 个），"
+            "邮件转发已删除（{forwarding} 个），并要求设置新密码。\n\n原因：{reason}\n\n"
             "详情：{portal}/admin/accounts/{account}",
         ),
         "zh_Hant": (
             "安全：{account} 已被緊急鎖定",
             "{time}，{actor} 緊急鎖定了 {account}：帳戶已鎖定，全部網頁工作階段已結束（{sessions} 個），"
-            "全部用戶端專用密碼已撤銷（{app_passwords} 個），並要求設定新密碼。\n\n原因：{reason}\n\n"
+            "全部用戶端專用密碼已撤銷（{app_passwords} 個），全部 API 權杖已撤銷（{api_tokens} 個），"
+            "郵件轉寄已移除（{forwarding} 個），並要求設定新密碼。\n\n原因：{reason}\n\n"
             "詳情：{portal}/admin/accounts/{account}",
         ),
     },

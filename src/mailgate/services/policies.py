@@ -116,6 +116,14 @@ async def subject_for(
     )
 
 
+async def forwarding_scope(uow: UnitOfWork, account: Account) -> str:
+    """The `forwarding` setting (domain.forwarding.ForwardingScope) that applies to the account
+    now: what delivery, the user's page and the console all decide forwarding by."""
+    entry = await uow.roster.by_id(account.roster_id) if account.roster_id else None
+    subject = await subject_for(uow, account.org_id, entry, None)
+    return str(resolve(await uow.policies.for_org(account.org_id), subject)["forwarding"])
+
+
 def password_policy(resolution: Resolution) -> PasswordPolicy:
     rotation = resolution["password_rotation_days"]
     return PasswordPolicy(

@@ -17,9 +17,11 @@
    wrong second factor at sign-in; a throttled pair is refused without checking. Nothing here
    ever clears the limiter's counters.
 4. `complete(ticket, new_password)`: the policy check first (a rejected password leaves the
-   ticket usable), then the ticket is spent and `CredentialService.reset_password` ends every
-   web session, revokes every app password, spends what is left of the reset codes and tells
-   the person on every channel.
+   ticket usable), then the ticket is spent and, in the same transaction, every API token of
+   the account is revoked (services.api_tokens; a token is a credential like an app password,
+   the forwarding stays); then `CredentialService.reset_password` ends every web session,
+   revokes every app password, spends what is left of the reset codes and tells the person on
+   every channel.
 
 Every step is audited (`reset.*` and `account.password_reset`), before the proof as the
 anonymous `self-service reset` actor with the client's IP, afterwards as the account.
@@ -52,6 +54,7 @@ from mailgate.domain.recovery import (
     new_link_token,
     token_digest,
 )
+from mailgate.services.api_tokens import revoke_all_in as revoke_api_tokens_in
 from mailgate.services.audit import record
 from mailgate.services.credentials import CredentialService, PasswordRejected
 from mailgate.services.factors import SecondFactorService
@@ -414,11 +417,11 @@ class ResetService:
         verdict = await self.credentials.check(account, new_password)
         if not verdict.ok:
             raise PasswordRejected(verdict.problems)
+        actor = _as_account(account, client_ip)
         async with self.uow() as uow:
             if not await uow.one_time_codes.spend(row.id, now):
                 raise TicketInvalid("this reset has expired or was already used; start again")
+            await revoke_api_tokens_in(uow, self.clock, actor, account)
             await uow.commit()
-        await self.credentials.reset_password(
-            _as_account(account, client_ip), account.id, new_password, client_ip=client_ip
-        )
+        await self.credentials.reset_password(actor, account.id, new_password, client_ip=client_ip)
         return account.address

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from mailgate.domain.audit import GENESIS, AuditEvent
-from mailgate.domain.ports import WebSessionRecord
+from mailgate.domain.ports import API_TOKEN_HANDLE_LENGTH, ApiTokenRecord, WebSessionRecord
 from mailgate.storage.tables import api_tokens, audit_events, web_sessions
 
 # Any constant: PostgreSQL's advisory lock number that serialises audit appenders.
@@ -221,11 +221,20 @@ class SqlApiTokenRepo:
         self.conn = conn
 
     async def add(
-        self, token_hash: str, account_id: int, name: str, expires_on: date | None
+        self,
+        token_hash: str,
+        account_id: int,
+        name: str,
+        expires_on: date | None,
+        created_at: datetime,
     ) -> None:
         await self.conn.execute(
             api_tokens.insert().values(
-                token_hash=token_hash, account_id=account_id, name=name, expires_on=expires_on
+                token_hash=token_hash,
+                account_id=account_id,
+                name=name,
+                expires_on=expires_on,
+                created_at=created_at,
             )
         )
 
@@ -233,3 +242,32 @@ class SqlApiTokenRepo:
         q = select(api_tokens).where(api_tokens.c.token_hash == token_hash)
         r = (await self.conn.execute(q)).mappings().first()
         return (r["account_id"], r["expires_on"]) if r else None
+
+    async def list_for_account(self, account_id: int) -> list[ApiTokenRecord]:
+        c = api_tokens.c
+        q = (
+            select(api_tokens)
+            .where(c.account_id == account_id)
+            .order_by(c.created_at.desc().nulls_last(), c.name, c.token_hash)
+        )
+        return [
+            ApiTokenRecord(
+                handle=r["token_hash"][:API_TOKEN_HANDLE_LENGTH],
+                account_id=r["account_id"],
+                name=r["name"],
+                created_at=r["created_at"],
+                expires_on=r["expires_on"],
+            )
+            for r in (await self.conn.execute(q)).mappings()
+        ]
+
+    async def delete(self, handle: str, account_id: int) -> bool:
+        c = api_tokens.c
+        q = delete(api_tokens).where(
+            c.account_id == account_id, c.token_hash.startswith(handle, autoescape=True)
+        )
+        return bool((await self.conn.execute(q)).rowcount)
+
+    async def delete_for_account(self, account_id: int) -> int:
+        q = delete(api_tokens).where(api_tokens.c.account_id == account_id)
+        return int((await self.conn.execute(q)).rowcount or 0)

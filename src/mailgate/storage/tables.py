@@ -262,6 +262,10 @@ api_tokens = Table(
     Column("account_id", ID, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(100), nullable=False),
     Column("expires_on", Date, nullable=True),
+    # Migration 0015: when the token was made (None for older ones), and an index for listing
+    # and revoking an account's tokens.
+    Column("created_at", TS, nullable=True),
+    Index(None, "account_id"),
 )
 
 # --- mail store -------------------------------------------------------------------------------

@@ -89,8 +89,9 @@ def accounts_router(services: Services, current_actor: ActorDependency) -> APIRo
 
     @router.post("/accounts/{address}/lockdown", tags=["accounts"])
     async def lockdown(address: str, body: LockdownIn, actor: CurrentActor) -> LockdownOut:
-        """Lock the account, end its web sessions, revoke its app passwords and require a new
-        password, in one step; the person and the organisation's admins are told. Not for
+        """Lock the account, end its web sessions, revoke its app passwords and API tokens, remove
+        its forwarding and require a new password, in one step; the person and the organisation's
+        admins are told. Not for
         one's own account."""
         result = await services.account_admin.lockdown(actor, address, body.reason)
         return LockdownOut(
@@ -98,6 +99,8 @@ def accounts_router(services: Services, current_actor: ActorDependency) -> APIRo
             state_before=result.state_before,
             sessions_ended=result.sessions_ended,
             app_passwords_revoked=result.app_passwords_revoked,
+            api_tokens_revoked=result.api_tokens_revoked,
+            forwarding_removed=result.forwarding_removed,
         )
 
     @router.post("/accounts/{address}/force-password-change", tags=["accounts"])

@@ -236,6 +236,8 @@ class LockdownOut(BaseModel):
     state_before: AccountState
     sessions_ended: int
     app_passwords_revoked: int
+    api_tokens_revoked: int
+    forwarding_removed: bool
 
 
 class PasswordChangeRequiredOut(BaseModel):

@@ -1,7 +1,13 @@
 """The administrator actions of the console's account page: what each one is called, explains
 and needs (`ACTIONS`), which of them the page offers, the check of the form, carrying one out
 through `services.account_admin`, and the notice shown afterwards; plus the labels of the codes
-the security pages show (audit actions, owed steps, alert kinds)."""
+the security pages show (audit actions, owed steps, alert kinds).
+
+Removing the account's forwarding (`services.forwarding`) and revoking one of its API tokens
+(`services.api_tokens`) are buttons on the page itself, not actions with a confirmation page:
+they take no reason (the services audit what was removed) and end with a notice from
+`done_notice` too. `forwarding_applies` tells whether the policy lets a forwarding take mail.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +37,9 @@ ACTIONS: dict[str, ActionSpec] = {
         N_("Lock down this account"),
         N_(
             "Use this when the account may be in someone else's hands. In one step the account "
-            "is locked, every web session is ended, every app password is revoked and a new "
-            "password is required at the next sign-in. The person and the organisation's "
-            "administrators are told."
+            "is locked, every web session is ended, every app password and API token is revoked, "
+            "any forwarding is removed and a new password is required at the next sign-in. The "
+            "person and the organisation's administrators are told."
         ),
         N_("Lock down"),
         Permission.ACCOUNT_WRITE,
@@ -101,6 +107,12 @@ AUDIT_ACTIONS = {
     "account.revoke_sessions": N_("Sessions ended"),
     "account.revoke_app_passwords": N_("App passwords revoked"),
     "app_password.revoke_all": N_("App passwords revoked"),
+    "forwarding.set": N_("Forwarding set up"),
+    "forwarding.verify": N_("Forwarding confirmed"),
+    "forwarding.remove": N_("Forwarding removed"),
+    "api_token.create": N_("API token created"),
+    "api_token.revoke": N_("API token revoked"),
+    "api_token.revoke_all": N_("API tokens revoked"),
 }
 REQUIRED_ACTIONS = {
     "set_password": N_("Set a first password"),
@@ -121,9 +133,13 @@ def done_notice(t: Catalog, done: str, counts: dict[str, int]) -> str:
     texts = {
         "lockdown": _(
             "The account was locked down. Sessions ended: %(sessions)s. App passwords revoked: "
-            "%(app_passwords)s."
+            "%(app_passwords)s. API tokens revoked: %(api_tokens)s."
         )
-        % {"sessions": n(counts["sessions"]), "app_passwords": n(counts["app_passwords"])},
+        % {
+            "sessions": n(counts["sessions"]),
+            "app_passwords": n(counts["app_passwords"]),
+            "api_tokens": n(counts["api_tokens"]),
+        },
         "lock": _("The account was locked."),
         "unlock": _("The account was unlocked."),
         "force-password-change": _("A new password is required at the next sign-in.")
@@ -132,6 +148,13 @@ def done_notice(t: Catalog, done: str, counts: dict[str, int]) -> str:
         "reset-factors": _("Second factors removed: %(count)s.") % {"count": n(counts["n"])},
         "revoke-sessions": _("Sessions ended: %(count)s.") % {"count": n(counts["n"])},
         "revoke-app-passwords": _("App passwords revoked: %(count)s.") % {"count": n(counts["n"])},
+        "forwarding-removed": _(
+            "The forwarding was removed: the account's mail stays in its own mailbox. The person "
+            "is told."
+        ),
+        "no-forwarding": _("The account has no forwarding (any more)."),
+        "api-token-revoked": _("The API token was revoked: calls with it are refused from now on."),
+        "no-api-token": _("The account has no such API token (any more)."),
     }
     return texts.get(done, "")
 
@@ -177,6 +200,7 @@ async def carry_out(
         return {
             "sessions": str(result.sessions_ended),
             "app_passwords": str(result.app_passwords_revoked),
+            "api_tokens": str(result.api_tokens_revoked),
         }
     if slug == "lock":
         await admin.lock(actor, address, reason)

@@ -7,6 +7,11 @@ second factors, end sessions, revoke app passwords, lockdown), which checks the 
 audits. Actions are asked for on a page of their own that says what will happen (the
 confirmation step) and are POSTed with the session's CSRF token; both need sudo mode (a fresh
 proof of the password). Reading needs no more than the console's own gate.
+
+The page also shows the account's forwarding (to admins with ACCOUNT_WRITE only, as
+`services.forwarding` allows) and its API tokens. With ACCOUNT_WRITE, a button removes the
+forwarding (`/forwarding/remove`) and one per token revokes it (`/api-tokens/revoke`): POSTed
+straight from the page with the CSRF token, in sudo mode, audited by the services.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Filter = Annotated[str, Query(max_length=320)]
 Text = Annotated[str, Form(max_length=2000)]
+Handle = Annotated[str, Form(max_length=100)]
 
 
 def account_url(address: str, suffix: str = "") -> str:
@@ -180,6 +186,7 @@ def admin_security_router(portal: Portal) -> APIRouter:
         n: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         sessions: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         app_passwords: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        api_tokens: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Response:
         session = await signed_in(request, None)
         if not isinstance(session, WebSession):
@@ -188,13 +195,22 @@ def admin_security_router(portal: Portal) -> APIRouter:
         account = await services.accounts.get(actor, address)
         when, _zone = await formatter(request, actor)
         orgs = await organisations_by_id(services, actor)
-        counts = {"n": n, "sessions": sessions, "app_passwords": app_passwords}
+        org = orgs.get(account.org_id)
+        may_write = actor.can(Permission.ACCOUNT_WRITE, account.org_id)
+        found = await services.forwarding.status(actor, account.address)
+        forwarding, applies = found if found else (None, None)
+        counts = {
+            "n": n,
+            "sessions": sessions,
+            "app_passwords": app_passwords,
+            "api_tokens": api_tokens,
+        }
         return render(
             request,
             "admin_account.html",
             session,
             account=account,
-            org=orgs.get(account.org_id),
+            org=org,
             factors=await services.factors.list_factors(actor, account.address),
             app_passwords=await services.app_passwords.list(
                 actor, account.address, include_revoked=True
@@ -202,6 +218,11 @@ def admin_security_router(portal: Portal) -> APIRouter:
             logins=await services.logins.recent_logins(actor, account.address, RECENT),
             web_sessions=await services.account_admin.sessions(actor, account.address),
             audit=await services.account_admin.audit_events(actor, account.address),
+            tokens=await services.api_tokens.list(actor, account.address),
+            today=services.identity.clock.now().date(),
+            may_write=may_write,
+            forwarding=forwarding,
+            forwarding_applies=applies,
             offered=offered_actions(actor, account),
             may_unlock=account.state is AccountState.LOCKED
             and actor.can(Permission.ACCOUNT_UNLOCK, account.org_id),
@@ -295,6 +316,52 @@ def admin_security_router(portal: Portal) -> APIRouter:
             )
         target = account_url(account.address) + "?" + urlencode({"done": slug, **query})
         return RedirectResponse(target, status_code=303)
+
+    async def changing(
+        request: Request, address: str, csrf_token: str
+    ) -> tuple[WebSession, Account] | Response:
+        """The session and account of a button on the page: signed in, the page's CSRF token,
+        ACCOUNT_WRITE over the account (PermissionDenied otherwise), sudo mode."""
+        session = await signed_in(request, csrf_token)
+        if not isinstance(session, WebSession):
+            return session
+        account = await services.accounts.get(session.actor, address)
+        session.actor.require(Permission.ACCOUNT_WRITE, account.org_id)
+        if (prompt := await require_sudo(portal, request, session)) is not None:
+            return prompt
+        return session, account
+
+    def back(account: Account, done: str) -> Response:
+        target = account_url(account.address) + "?" + urlencode({"done": done})
+        return RedirectResponse(target, status_code=303)
+
+    @router.post(f"{ACCOUNTS}/{{address}}/forwarding/remove")
+    async def remove_forwarding(
+        request: Request, address: str, csrf_token: CsrfField = ""
+    ) -> Response:
+        found = await changing(request, address, csrf_token)
+        if isinstance(found, Response):
+            return found
+        session, account = found
+        try:
+            await services.forwarding.remove(session.actor, account.address)
+        except NotFound:  # removed meanwhile (a second click, the person, a lockdown)
+            return back(account, "no-forwarding")
+        return back(account, "forwarding-removed")
+
+    @router.post(f"{ACCOUNTS}/{{address}}/api-tokens/revoke")
+    async def revoke_api_token(
+        request: Request, address: str, handle: Handle = "", csrf_token: CsrfField = ""
+    ) -> Response:
+        found = await changing(request, address, csrf_token)
+        if isinstance(found, Response):
+            return found
+        session, account = found
+        try:
+            await services.api_tokens.revoke(session.actor, account.address, handle)
+        except NotFound:
+            return back(account, "no-api-token")
+        return back(account, "api-token-revoked")
 
     # --- login records ------------------------------------------------------------------------
 
