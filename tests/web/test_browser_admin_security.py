@@ -69,7 +69,7 @@ def test_admin_locks_down_an_account(live_server: LiveServer, tmp_path: Path) ->
 
             admin.click("#actions >> text=紧急锁定此账号")
             expect(admin.locator("h1")).to_have_text("紧急锁定此账号")
-            expect(admin.locator("#confirm")).to_contain_text("撤销所有客户端专用密码")
+            expect(admin.locator("#confirm")).to_contain_text("撤销所有客户端专用密码和 API 令牌")
             admin.click("#confirm button[type=submit]")  # no reason: the browser keeps it
             expect(admin.locator("h1")).to_have_text("紧急锁定此账号")
             admin.fill("textarea[name=reason]", REASON)
@@ -78,6 +78,7 @@ def test_admin_locks_down_an_account(live_server: LiveServer, tmp_path: Path) ->
 
             expect(admin.locator("[role=status]")).to_have_text(
                 "账号已紧急锁定。已结束会话：1 个。已撤销客户端专用密码：1 个。"
+                "已撤销 API 令牌：0 个。"
             )
             expect(admin.locator("#account-state")).to_have_text("已锁定")
             expect(admin.locator("#required-actions")).to_contain_text("设置新密码")
