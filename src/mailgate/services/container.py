@@ -25,6 +25,7 @@ from mailgate.services.apply_form import ApplyFormService
 from mailgate.services.apppasswords import AppPasswordService
 from mailgate.services.audit import AuditService
 from mailgate.services.authentication import AuthenticationService
+from mailgate.services.clientconfig import ClientConfigService
 from mailgate.services.credentials import CredentialService
 from mailgate.services.delivery import DeliveryService
 from mailgate.services.dircache import BumpingUnitOfWorkFactory, DirectoryCache
@@ -89,6 +90,7 @@ class Services:
     activation_codes: ActivationCodeService
     activation: ActivationService
     forwarding: ForwardingService
+    client_config: ClientConfigService
 
     @classmethod
     def build(
@@ -176,6 +178,8 @@ class Services:
             authentication.limiter,
             mail_setup or MailClientSetup(),
         )
+        # Thunderbird autoconfig and Outlook autodiscover (web.wellknown) tell the same settings.
+        client_config = ClientConfigService(uow, activation.setup)
         return cls(
             activation_codes=activation_codes,
             organisations=orgs,
@@ -234,6 +238,7 @@ class Services:
             forwarding=ForwardingService(
                 directory_uow, clock, notices, policies, delivery, one_time_key
             ),
+            client_config=client_config,
         )
 
     def outbound_worker(self, resolver: Resolver | None = None) -> OutboundWorker:

@@ -41,6 +41,7 @@ from mailgate.web.portal.reset import reset_router
 from mailgate.web.portal.review import review_badge, review_router
 from mailgate.web.portal.sessions import sessions_router
 from mailgate.web.portal.sudo import sudo_router
+from mailgate.web.wellknown import wellknown_router
 
 STATIC_DIR = Path(__file__).parent / "portal" / "static"
 
@@ -76,6 +77,8 @@ def create_app(services: Services, settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api_router(services))
+    # Machine endpoints for mail programs: Thunderbird autoconfig, Outlook autodiscover.
+    app.include_router(wellknown_router(services.client_config))
     app.include_router(auth_router(portal))
     # The console pages are for accounts with role grants; everybody else has /account.
     # (Their navigation shows how many applications wait for the reviewer: review_badge.)
