@@ -41,6 +41,7 @@ from mailgate.web.portal.render import Portal
 from mailgate.web.portal.sudo import (
     account_session,
     require_sudo,
+    sudo_session,
     totp_refusal_text,
 )
 from mailgate.web.session import CSRF_FIELD, CSRF_HEADER
@@ -239,15 +240,6 @@ def account_router(portal: Portal) -> APIRouter:
         """The session, or the response to give instead (sign-in redirect, CSRF refusal)."""
         return await account_session(portal, request, csrf_token)
 
-    async def sudo_or_session(request: Request, csrf_token: str) -> WebSession | Response:
-        """For changes that need sudo mode: the session, or the response to give instead
-        (sign-in redirect, CSRF refusal, or the sudo prompt)."""
-        session = await account_session(portal, request, csrf_token)
-        if not isinstance(session, WebSession):
-            return session
-        prompt = await require_sudo(portal, request, session)
-        return session if prompt is None else prompt
-
     @router.get(ACCOUNT)
     async def overview(request: Request) -> Response:
         session = await signed_in(request, None)
@@ -272,7 +264,7 @@ def account_router(portal: Portal) -> APIRouter:
 
     @router.post(f"{SECURITY}/totp")
     async def totp_start(request: Request, csrf_token: CsrfField = "") -> Response:
-        session = await sudo_or_session(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -338,7 +330,7 @@ def account_router(portal: Portal) -> APIRouter:
     async def factor_remove(
         request: Request, factor_id: int, csrf_token: CsrfField = ""
     ) -> Response:
-        session = await sudo_or_session(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         overview = await services.factors.list_factors(session.actor, session.actor.name)
@@ -352,7 +344,7 @@ def account_router(portal: Portal) -> APIRouter:
 
     @router.post(f"{SECURITY}/recovery-codes")
     async def recovery_codes_regenerate(request: Request, csrf_token: CsrfField = "") -> Response:
-        session = await sudo_or_session(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         _ = portal.catalog(request).gettext
@@ -404,7 +396,7 @@ def account_router(portal: Portal) -> APIRouter:
         credential: Annotated[str, Form(max_length=20_000)] = "",
         csrf_token: CsrfField = "",
     ) -> Response:
-        session = await sudo_or_session(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         _ = portal.catalog(request).gettext
@@ -457,7 +449,7 @@ def account_router(portal: Portal) -> APIRouter:
         expires_on: Annotated[str, Form(max_length=20)] = "",
         csrf_token: CsrfField = "",
     ) -> Response:
-        session = await sudo_or_session(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -510,7 +502,7 @@ def account_router(portal: Portal) -> APIRouter:
     async def app_password_revoke(
         request: Request, app_password_id: int, csrf_token: CsrfField = ""
     ) -> Response:
-        session = await sudo_or_session(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         await services.app_passwords.revoke(session.actor, session.actor.name, str(app_password_id))
@@ -518,7 +510,7 @@ def account_router(portal: Portal) -> APIRouter:
 
     @router.post(f"{APP_PASSWORDS}/revoke-all")
     async def app_password_revoke_all(request: Request, csrf_token: CsrfField = "") -> Response:
-        session = await sudo_or_session(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         await services.app_passwords.revoke_all(session.actor, session.actor.name)

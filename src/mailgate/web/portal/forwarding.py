@@ -21,7 +21,7 @@ from mailgate.web.i18n import Catalog
 from mailgate.web.portal.account import ACCOUNT, render_account
 from mailgate.web.portal.recovery import contact_error
 from mailgate.web.portal.render import Portal
-from mailgate.web.portal.sudo import account_session, require_sudo
+from mailgate.web.portal.sudo import account_session, sudo_session
 from mailgate.web.session import CSRF_FIELD
 
 FORWARDING = f"{ACCOUNT}/forwarding"
@@ -86,15 +86,6 @@ def forwarding_router(portal: Portal) -> APIRouter:
             form=form or {"target": "", "keep_copy": "1"},
         )
 
-    async def changing(request: Request, csrf_token: str) -> WebSession | Response:
-        """The session of a change: signed in, the form's CSRF token, sudo mode."""
-        session = await account_session(portal, request, csrf_token)
-        if not isinstance(session, WebSession):
-            return session
-        if (prompt := await require_sudo(portal, request, session)) is not None:
-            return prompt
-        return session
-
     @router.get(FORWARDING)
     async def show(request: Request) -> Response:
         session = await account_session(portal, request, None)
@@ -115,7 +106,7 @@ def forwarding_router(portal: Portal) -> APIRouter:
         keep_copy: Annotated[str, Form(max_length=5)] = "",
         csrf_token: CsrfField = "",
     ) -> Response:
-        session = await changing(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -139,7 +130,7 @@ def forwarding_router(portal: Portal) -> APIRouter:
         code: Annotated[str, Form(max_length=20)] = "",
         csrf_token: CsrfField = "",
     ) -> Response:
-        session = await changing(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -151,7 +142,7 @@ def forwarding_router(portal: Portal) -> APIRouter:
 
     @router.post(f"{FORWARDING}/remove")
     async def remove(request: Request, csrf_token: CsrfField = "") -> Response:
-        session = await changing(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)

@@ -21,7 +21,7 @@ from mailgate.services.recovery import CodeRefused, TooManyCodes
 from mailgate.web.i18n import N_, Catalog
 from mailgate.web.portal.account import ACCOUNT, render_account
 from mailgate.web.portal.render import Portal
-from mailgate.web.portal.sudo import account_session, require_sudo
+from mailgate.web.portal.sudo import account_session, sudo_session
 from mailgate.web.session import CSRF_FIELD
 
 RECOVERY = f"{ACCOUNT}/recovery"
@@ -105,15 +105,6 @@ def recovery_router(portal: Portal) -> APIRouter:
             focus=focus,
         )
 
-    async def changing(request: Request, csrf_token: str) -> WebSession | Response:
-        """The session of a change: signed in, the form's CSRF token, sudo mode."""
-        session = await account_session(portal, request, csrf_token)
-        if not isinstance(session, WebSession):
-            return session
-        if (prompt := await require_sudo(portal, request, session)) is not None:
-            return prompt
-        return session
-
     @router.get(RECOVERY)
     async def recovery(request: Request) -> Response:
         session = await account_session(portal, request, None)
@@ -138,7 +129,7 @@ def recovery_router(portal: Portal) -> APIRouter:
         value: Annotated[str, Form(max_length=320)] = "",
         csrf_token: CsrfField = "",
     ) -> Response:
-        session = await changing(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -169,7 +160,7 @@ def recovery_router(portal: Portal) -> APIRouter:
         code: Annotated[str, Form(max_length=20)] = "",
         csrf_token: CsrfField = "",
     ) -> Response:
-        session = await changing(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -183,7 +174,7 @@ def recovery_router(portal: Portal) -> APIRouter:
 
     @router.post(f"{RECOVERY}/{{contact_id}}/resend")
     async def resend(request: Request, contact_id: int, csrf_token: CsrfField = "") -> Response:
-        session = await changing(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)
@@ -198,7 +189,7 @@ def recovery_router(portal: Portal) -> APIRouter:
 
     @router.post(f"{RECOVERY}/{{contact_id}}/remove")
     async def remove(request: Request, contact_id: int, csrf_token: CsrfField = "") -> Response:
-        session = await changing(request, csrf_token)
+        session = await sudo_session(portal, request, csrf_token)
         if not isinstance(session, WebSession):
             return session
         t = portal.catalog(request)

@@ -14,7 +14,8 @@ to: the current path for GET, the page the form came from (its Referer, same ori
 POST, since a POST cannot be replayed by a redirect. The person submits the form again there.
 
 Also here, for every account page: `account_session` (the session or the response to give
-instead) and the texts that explain a refused second factor.
+instead), `sudo_session` (the same, plus the sudo prompt, for a change) and the texts that
+explain a refused second factor.
 """
 
 from __future__ import annotations
@@ -69,6 +70,16 @@ async def account_session(
     if csrf_token is not None and not csrf_matches(session.csrf, csrf_token):
         return await portal.error_page(request, "csrf", 403)
     return session
+
+
+async def sudo_session(portal: Portal, request: Request, csrf_token: str) -> WebSession | Response:
+    """For a change that needs sudo mode: the session, or the response to give instead (the
+    sign-in redirect, the CSRF refusal, or the sudo prompt)."""
+    session = await account_session(portal, request, csrf_token)
+    if not isinstance(session, WebSession):
+        return session
+    prompt = await require_sudo(portal, request, session)
+    return session if prompt is None else prompt
 
 
 def totp_refusal_text(t: Catalog, result: FactorResult) -> str:
