@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
+from tests.clock import FakeClock
 from tests.conftest import FAST_HASHER
 from typer.testing import CliRunner
 
@@ -66,17 +67,6 @@ def _parsed(raw: bytes) -> email.message.EmailMessage:
 def _body(message: email.message.EmailMessage) -> str:
     part = message.get_body(("plain",))
     return str(part.get_content()) if part is not None else ""
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
 
 
 @dataclass

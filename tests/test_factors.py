@@ -15,6 +15,7 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from tests.clock import FakeClock
 from tests.conftest import FAST_HASHER
 from webauthn.helpers import encode_cbor
 
@@ -34,17 +35,6 @@ PW = "correct-horse-battery-1"
 RP_ID = "mail.a.test"
 ORIGIN = "https://mail.a.test"
 T0 = datetime(2026, 3, 1, 9, 0, 10, tzinfo=UTC)  # 10 s into a 30-second step
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
 
 
 @dataclass

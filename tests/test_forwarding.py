@@ -10,10 +10,11 @@ import email
 import email.policy
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.clock import FakeClock
 from tests.conftest import FAST_HASHER
 
 from mailgate.domain.access import Actor, Role
@@ -51,17 +52,6 @@ def _text(raw: bytes) -> str:
     part = message.get_body(("plain",))
     body = str(part.get_content()) if part is not None else ""
     return f"{message['Subject']}\n{body}"
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
 
 
 @dataclass

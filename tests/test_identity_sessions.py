@@ -11,6 +11,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from argon2 import PasswordHasher as Argon2
+from tests.clock import FakeClock
 from tests.conftest import FAST_HASHER
 from tests.test_factors import SoftKey
 
@@ -47,17 +48,6 @@ ORIGIN = "https://mail.a.test"
 IP = "198.51.100.7"
 UA = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36"
 T0 = datetime(2026, 3, 1, 9, 0, 10, tzinfo=UTC)  # 10 s into a 30-second TOTP step
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
 
 
 @dataclass

@@ -15,12 +15,13 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyotp
 import pytest
+from tests.clock import FakeClock
 from tests.conftest import FAST_HASHER
 from typer.testing import CliRunner
 
@@ -58,19 +59,6 @@ IP = "198.51.100.7"
 T0 = datetime(2026, 3, 2, 9, 0, 10, tzinfo=UTC)
 _CODE = re.compile(r"\b(\d{6})\b")
 _LINK = re.compile(r"/reset/link/([A-Za-z0-9_-]+)")
-
-
-class FakeClock:
-    """The Clock port under the test's control."""
-
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
 
 
 @dataclass

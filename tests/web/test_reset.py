@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 import trustme
+from tests.clock import FakeClock
 from tests.conftest import FAST_HASHER
 from tests.imap.server_support import make_settings
 
@@ -59,17 +60,6 @@ PLATFORM_DESK = "Platform IT, +86 10 5555 0100"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _CODE = re.compile(r"\b(\d{6})\b")
 _LINK = re.compile(r"/reset/link/([A-Za-z0-9_-]+)")
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.at = now
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **kw: float) -> None:
-        self.at += timedelta(**kw)
 
 
 @dataclass
